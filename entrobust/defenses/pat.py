@@ -1,0 +1,51 @@
+"""PGD adversarial training, PAT (Eqn. 2; with EntM or LS, Eqn. 5).
+
+``α·L(f(x), y) + (1 − α)·L(f(x_adv), y)`` with x_adv from L∞ PGD. The inner maximisation
+ascends cross-entropy by default (``inner="ce"``, Madry et al.); ``inner="objective"`` ascends
+L itself, as Eqn. 5 writes it. The attack runs with the model in eval mode (BatchNorm uses its
+running statistics, as in TRADES' reference) and the model's modes are restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from entrobust.attacks.pgd import pgd
+from entrobust.defenses.adversary import TrainingAdversary
+from entrobust.errors import InvalidValueError
+from entrobust.modes import eval_mode
+
+INNER_LOSSES = ("ce", "objective")
+
+
+def pat_step(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    objective: Callable[[Tensor, Tensor], Tensor],
+    adversary: TrainingAdversary,
+    alpha: float = 0.5,
+    inner: str = "ce",
+) -> Tensor:
+    """One PAT loss: ``α·L(x) + (1−α)·L(x_adv)``; the caller owns the optimizer step.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> adv = TrainingAdversary(eps=8/255, step_size=2/255, steps=3)
+        >>> loss = pat_step(model, torch.rand(2, 4), torch.tensor([0, 1]), nn.CrossEntropyLoss(), adv)
+        >>> loss.backward()
+    """
+    if inner not in INNER_LOSSES:
+        raise InvalidValueError(f"unknown inner loss {inner!r}; valid: {', '.join(INNER_LOSSES)}")
+    inner_loss = F.cross_entropy if inner == "ce" else objective
+    with eval_mode(model):
+        x_adv = pgd(
+            model, x, y, loss_fn=inner_loss, ball=adversary.ball, steps=adversary.steps,
+            step_size=adversary.step_size, init="uniform",
+        )
+    return alpha * objective(model(x), y) + (1.0 - alpha) * objective(model(x_adv), y)
