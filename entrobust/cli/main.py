@@ -1,0 +1,43 @@
+"""The ``entrobust`` command: subcommands, and one clear error line instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from entrobust.cli import list_cmd, train_cmd
+from entrobust.errors import EntrobustError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="entrobust",
+        description="Uncertainty-promoting regularizers in adversarial training, evaluated "
+        "under strong attacks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in (train_cmd, list_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m entrobust``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EntrobustError as err:
+        sys.stderr.write(f"entrobust: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("entrobust: interrupted; rerun the same command to resume\n")
+        return 130

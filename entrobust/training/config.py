@@ -1,0 +1,150 @@
+"""The resolved configuration of a training run, and the hash that names its directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from entrobust.data import get_dataset_spec
+from entrobust.defenses import DEFENSES, Defense, DefenseParams, TrainingAdversary
+from entrobust.errors import InvalidValueError
+from entrobust.models import list_models
+from entrobust.training.profiles import resolve_schedule
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model; equal configs give identical weights on CPU.
+
+    Build one with :func:`make_config` (which fills the paper's per-dataset defaults).
+    """
+
+    dataset: str
+    defense: str
+    arch: str
+    seed: int
+    profile: str
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    milestones: tuple[int, ...]
+    lr_decay: float
+    lam: float
+    gamma: float | None
+    alpha: float
+    beta: float
+    at_eps: float
+    at_step: float
+    at_steps: int
+    inner: str
+    adp_members: int
+    adp_alpha: float
+    adp_beta: float
+    train_size: int | None
+    test_size: int | None
+    data_seed: int
+    augment: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        d = asdict(self)
+        d["milestones"] = list(self.milestones)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise InvalidValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**{**d, "milestones": tuple(d["milestones"])})
+
+    @property
+    def hash(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical JSON: the run's identity."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    @property
+    def run_name(self) -> str:
+        """Directory name of the run: readable prefix + config hash."""
+        return f"{self.dataset}-{self.arch}-{self.defense}-s{self.seed}-{self.hash}"
+
+    def defense_obj(self) -> Defense:
+        """The :class:`~entrobust.defenses.Defense` this config trains."""
+        adversary = TrainingAdversary(self.at_eps, self.at_step, self.at_steps)
+        return Defense(
+            self.defense,
+            DefenseParams(
+                lam=self.lam, gamma=self.gamma, alpha=self.alpha, beta=self.beta,
+                adversary=adversary, inner=self.inner, adp_alpha=self.adp_alpha,
+                adp_beta=self.adp_beta,
+            ),
+        )
+
+
+def make_config(
+    dataset: str,
+    defense: str,
+    *,
+    profile: str = "quick",
+    seed: int = 0,
+    data_dir: str | None = None,
+    **overrides: Any,
+) -> TrainConfig:
+    """Resolve a config: the dataset's paper defaults, then the profile, then ``overrides``.
+
+    Example:
+        >>> cfg = make_config("digits", "pat-entm", profile="ci", seed=1)
+        >>> cfg.arch, cfg.lam, cfg.alpha, cfg.seed
+        ('tiny', 2.0, 0.5, 1)
+        >>> make_config("digits", "pat", profile="ci", at_eps=8)
+        Traceback (most recent call last):
+        ...
+        entrobust.errors.InvalidValueError: training ε = 8 is outside [0, 1]; images are in \
+[0, 1], so give it as a fraction of the pixel range, e.g. 8/255 = 0.03137
+    """
+    spec = get_dataset_spec(dataset, data_dir)
+    trainer, _ = DEFENSES.get(defense)
+    arch = overrides.pop("arch", None) or spec.default_arch
+    if arch not in list_models():
+        raise InvalidValueError(f"unknown arch '{arch}'; valid: {', '.join(list_models())}")
+    schedule = resolve_schedule(profile, dataset, arch, adversarial=trainer in ("pat", "trades"))
+    base = TrainConfig(
+        dataset=dataset, defense=defense, arch=arch, seed=seed, profile=profile,
+        epochs=schedule.epochs, batch_size=schedule.batch_size, lr=schedule.lr,
+        momentum=schedule.momentum, weight_decay=schedule.weight_decay,
+        milestones=schedule.milestones, lr_decay=schedule.lr_decay, lam=spec.entm_lam,
+        gamma=spec.ls_gamma, alpha=0.5, beta=3.0, at_eps=spec.at_eps, at_step=spec.at_step,
+        at_steps=spec.at_steps, inner="ce", adp_members=3, adp_alpha=2.0, adp_beta=0.5,
+        train_size=schedule.train_size, test_size=schedule.test_size, data_seed=0,
+        augment=spec.augment != "none",
+    )
+    unknown = set(overrides) - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise InvalidValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    if "milestones" in overrides and overrides["milestones"] is not None:
+        config = replace(config, milestones=tuple(overrides["milestones"]))
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    """Reject out-of-range settings with one clear message each."""
+    config.defense_obj()  # checks ε, step, γ, inner loss, defense name
+    if config.epochs < 1 or config.batch_size < 1:
+        raise InvalidValueError("epochs and batch size must be ≥ 1")
+    if config.lr <= 0:
+        raise InvalidValueError(f"learning rate must be > 0, got {config.lr:g}")
+    if not 0.0 <= config.alpha <= 1.0:
+        raise InvalidValueError(f"PAT α must lie in [0, 1], got {config.alpha:g}")
+    if config.adp_members < 2:
+        raise InvalidValueError("ADP needs at least 2 ensemble members")
+    if any(m < 1 for m in config.milestones):
+        raise InvalidValueError("LR milestones are epochs ≥ 1")

@@ -1,0 +1,265 @@
+"""Train a config to completion: resumable, cached by config hash, atomic, with progress.
+
+Layout of ``<runs_dir>/<run_name>/``:
+
+* ``config.json`` — the resolved :class:`TrainConfig` (written first);
+* ``checkpoint.pt`` — after every epoch: model, optimizer, scheduler, RNG states, history;
+* ``final.pt`` — the trained weights (``{"model": state_dict, "config": dict, "spec": dict}``;
+  the dataset spec makes the run loadable without the dataset on disk);
+* ``metrics.json`` — per-epoch loss/accuracy/time and ``"status": "complete"``, written last,
+  so its presence marks a finished run that is never retrained.
+
+Rerunning an interrupted command resumes from ``checkpoint.pt`` and ends with the same weights
+as an uninterrupted run (CPU, same thread count): every random stream — model init, data
+order, augmentation and attack starts — is seeded and saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from entrobust.data import DatasetSpec, augment_batch, load_dataset
+from entrobust.device import resolve_device
+from entrobust.errors import CheckpointError, EntrobustError, TrainingDivergedError
+from entrobust.evaluation import accuracy, as_float_images
+from entrobust.training.atomic import save_torch, write_json
+from entrobust.training.build import build_model
+from entrobust.training.checkpoint import load_checkpoint
+from entrobust.training.config import TrainConfig
+
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass
+class TrainedRun:
+    """A finished run: its directory, config, model (eval mode), metrics, and whether it was
+    loaded from the cache rather than trained (or resumed) by this call."""
+
+    run_dir: Path
+    config: TrainConfig
+    model: nn.Module
+    metrics: dict[str, Any]
+    cached: bool = False
+
+
+def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
+    """Where ``config``'s run lives."""
+    return Path(runs_dir) / config.run_name
+
+
+def is_complete(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a finished run."""
+    metrics = run_dir / "metrics.json"
+    if not (metrics.is_file() and (run_dir / "final.pt").is_file()):
+        return False
+    try:
+        return json.loads(metrics.read_text()).get("status") == "complete"
+    except json.JSONDecodeError:
+        return False
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> TrainedRun:
+    """Load a finished run's model (eval mode) from ``final.pt`` with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: missing, unfinished or corrupt run.
+    """
+    run_dir = Path(run_dir)
+    if not is_complete(run_dir):
+        raise CheckpointError(f"{run_dir} is not a finished entrobust run (no final.pt/metrics.json)")
+    payload = load_checkpoint(run_dir / "final.pt")
+    try:
+        config = TrainConfig.from_dict(payload["config"])
+        spec = spec_from_dict(payload["spec"])
+    except (KeyError, TypeError, EntrobustError) as err:
+        raise CheckpointError(f"{run_dir / 'final.pt'} lacks a valid config ({err})") from None
+    model = _restore_model(config, spec, payload["model"], run_dir / "final.pt")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return TrainedRun(
+        run_dir, config, model.to(resolve_device(str(device))).eval(), metrics, cached=True
+    )
+
+
+def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
+    """A checkpoint-safe (plain types) form of a dataset spec."""
+    d = asdict(spec)
+    d["mean"], d["std"] = list(spec.mean), list(spec.std)
+    return d
+
+
+def spec_from_dict(d: dict[str, Any]) -> DatasetSpec:
+    """Inverse of :func:`spec_to_dict`."""
+    return DatasetSpec(**{**d, "mean": tuple(d["mean"]), "std": tuple(d["std"])})
+
+
+def _restore_model(config: TrainConfig, spec: DatasetSpec, state: dict, path: Path) -> nn.Module:
+    model = build_model(config, spec)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as err:
+        first = str(err).strip().splitlines()[0][:120]
+        raise CheckpointError(f"{path} does not fit {config.arch} ({first})") from None
+    return model
+
+
+def train(
+    config: TrainConfig,
+    *,
+    runs_dir: str | Path = "runs",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    on_epoch_end: EpochCallback | None = None,
+) -> TrainedRun:
+    """Train ``config`` (or return the cached finished run); resumes from its checkpoint.
+
+    Args:
+        config: from :func:`~entrobust.training.config.make_config`.
+        runs_dir: parent directory of run directories.
+        data_dir: where datasets (or ``NAME.npz``) live.
+        download: let torchvision download a missing dataset.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        progress: show a tqdm bar (loss, last test accuracy).
+        on_epoch_end: called as ``(epoch, record)`` after each epoch's checkpoint is written.
+
+    Example:
+        >>> import tempfile
+        >>> from entrobust.training.config import make_config
+        >>> cfg = make_config("digits", "normal", profile="ci", epochs=1, train_size=100, test_size=50)
+        >>> run = train(cfg, runs_dir=tempfile.mkdtemp(), progress=False, device="cpu")
+        >>> run.metrics["status"], run.model.training
+        ('complete', False)
+    """
+    run_dir = run_dir_for(config, runs_dir)
+    dev = resolve_device(device)
+    if is_complete(run_dir):
+        return load_run(run_dir, dev)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config.to_dict())
+
+    data = load_dataset(
+        config.dataset, data_dir=data_dir, download=download, train_size=config.train_size,
+        test_size=config.test_size, seed=config.data_seed,
+    )
+    spec = data.spec
+    torch.manual_seed(config.seed)
+    model = build_model(config, spec).to(dev)
+    defense = config.defense_obj()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(config.milestones), gamma=config.lr_decay
+    )
+    data_rng = torch.Generator().manual_seed(config.seed)
+    state = {"epoch": 0, "history": [], "seconds": 0.0}
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        state = _resume(ckpt_path, config, model, optimizer, scheduler, data_rng)
+
+    x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    bar = tqdm(
+        total=config.epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch,
+        desc=f"train {config.dataset}/{config.defense} s{config.seed}", disable=not progress,
+        unit="batch", dynamic_ncols=True,
+    )
+    with bar:
+        for epoch in range(state["epoch"], config.epochs):
+            t0 = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(x_train), generator=data_rng).to(dev)
+            total, count = 0.0, 0
+            for b in range(steps_per_epoch):
+                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+                x = as_float_images(x_train[idx])
+                if config.augment:
+                    x = augment_batch(x, spec.augment, spec.crop_padding, data_rng)
+                loss = defense.step(model, x, y_train[idx])
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(
+                        f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
+                        f"(lr {optimizer.param_groups[0]['lr']:g}); lower --lr or check the data"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + value * len(idx), count + len(idx)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}", refresh=False)
+            scheduler.step()
+            test_acc = accuracy(model, data.x_test, data.y_test)
+            record = {
+                "epoch": epoch + 1, "train_loss": total / count, "test_accuracy": test_acc,
+                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
+            }
+            state["history"].append(record)
+            state["seconds"] += record["seconds"]
+            bar.set_postfix(epoch=epoch + 1, loss=f"{record['train_loss']:.4f}",
+                            test_acc=f"{test_acc:.3f}")
+            save_torch(ckpt_path, _checkpoint(epoch + 1, state, config, model, optimizer,
+                                              scheduler, data_rng))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, record)
+
+    model.eval()
+    save_torch(
+        run_dir / "final.pt",
+        {"model": model.state_dict(), "config": config.to_dict(), "spec": spec_to_dict(spec)},
+    )
+    metrics = {
+        "status": "complete", "clean_accuracy": state["history"][-1]["test_accuracy"],
+        "train_seconds": state["seconds"], "history": state["history"], "device": str(dev),
+        "n_train": len(data.x_train), "n_test": len(data.x_test),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    ckpt_path.unlink(missing_ok=True)
+    return TrainedRun(run_dir, config, model, metrics)
+
+
+def _checkpoint(epoch, state, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "config_hash": config.hash,
+        "history": state["history"],
+        "seconds": state["seconds"],
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "data_rng": data_rng.get_state(),
+    }
+
+
+def _resume(path, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
+    ckpt = load_checkpoint(path)
+    if not isinstance(ckpt, dict) or ckpt.get("config_hash") != config.hash:
+        raise CheckpointError(f"{path} belongs to another config; delete it to retrain")
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if ckpt["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+        data_rng.set_state(ckpt["data_rng"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        if isinstance(err, EntrobustError):
+            raise
+        first = str(err).strip().splitlines()[0][:120]
+        raise CheckpointError(f"{path} cannot be resumed ({first}); delete it to retrain") from None
+    return {"epoch": ckpt["epoch"], "history": list(ckpt["history"]), "seconds": ckpt["seconds"]}
