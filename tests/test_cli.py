@@ -13,7 +13,10 @@ from entrobust.training import make_config
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "entrobust", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "entrobust", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         timeout=120,
     )
 
@@ -26,9 +29,26 @@ def _one_error_line(stderr: str) -> str:
 
 
 def test_train_command_end_to_end_and_cached(tmp_path):
-    args = ("train", "--dataset", "digits", "--defense", "entm", "--profile", "ci",
-            "--epochs", "1", "--train-size", "60", "--test-size", "30",
-            "--runs-dir", str(tmp_path), "--no-progress", "--device", "cpu")
+    args = (
+        "train",
+        "--dataset",
+        "digits",
+        "--defense",
+        "entm",
+        "--profile",
+        "ci",
+        "--epochs",
+        "1",
+        "--train-size",
+        "60",
+        "--test-size",
+        "30",
+        "--runs-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert "clean accuracy" in first.stdout
@@ -71,16 +91,29 @@ def test_argparse_errors_exit_2_with_one_line(capsys):
 
 
 def test_missing_dataset_subprocess(tmp_path):
-    result = run_cli("train", "--dataset", "cifar10", "--defense", "pat", "--profile", "ci",
-                     "--data-dir", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path))
+    result = run_cli(
+        "train",
+        "--dataset",
+        "cifar10",
+        "--defense",
+        "pat",
+        "--profile",
+        "ci",
+        "--data-dir",
+        str(tmp_path / "nowhere"),
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert result.returncode == 2
     line = _one_error_line(result.stderr)
     assert "cifar10" in line and "--download" in line
 
 
 def test_unknown_dataset_lists_names(capsys, tmp_path):
-    assert main(["train", "--dataset", "imagenet", "--defense", "pat",
-                 "--data-dir", str(tmp_path)]) == 2
+    assert (
+        main(["train", "--dataset", "imagenet", "--defense", "pat", "--data-dir", str(tmp_path)])
+        == 2
+    )
     assert "digits" in _one_error_line(capsys.readouterr().err)
 
 
@@ -89,8 +122,17 @@ def test_corrupt_checkpoint_subprocess(tmp_path):
     run_dir = tmp_path / cfg.run_name
     run_dir.mkdir()
     (run_dir / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
-    result = run_cli("train", "--dataset", "digits", "--defense", "normal", "--profile", "ci",
-                     "--runs-dir", str(tmp_path))
+    result = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--defense",
+        "normal",
+        "--profile",
+        "ci",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert result.returncode == 2
     assert "corrupt" in _one_error_line(result.stderr)
     assert (run_dir / "checkpoint.pt").read_bytes() == b"PK\x03\x04 truncated"

@@ -157,7 +157,9 @@ def np_adp(member_logits: list[np.ndarray], y: np.ndarray, alpha: float, beta: f
 def test_adp_matches_reference_transcription(batch):
     logits, y = batch
     g = torch.Generator().manual_seed(1)
-    members = [logits + torch.randn(logits.shape, generator=g, dtype=torch.float64) for _ in range(3)]
+    members = [
+        logits + torch.randn(logits.shape, generator=g, dtype=torch.float64) for _ in range(3)
+    ]
     expected = np_adp([m.numpy() for m in members], y.numpy(), 2.0, 0.5)
     np.testing.assert_allclose(adp_loss(members, y, reduction="none").numpy(), expected, rtol=1e-7)
     torch.testing.assert_close(ADPLoss()(members, y), torch.as_tensor(expected).mean())

@@ -25,8 +25,16 @@ def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("defense", DEFENSES.names())
 def test_every_defense_trains_one_ci_step(defense, runs_dir):
-    cfg = make_config("digits", defense, profile="ci", epochs=1, train_size=40, test_size=20,
-                      at_steps=2, batch_size=20)
+    cfg = make_config(
+        "digits",
+        defense,
+        profile="ci",
+        epochs=1,
+        train_size=40,
+        test_size=20,
+        at_steps=2,
+        batch_size=20,
+    )
     run = train(cfg, runs_dir=runs_dir, progress=False, device="cpu")
     assert run.metrics["status"] == "complete"
     assert math.isfinite(run.metrics["history"][0]["train_loss"])
@@ -39,16 +47,29 @@ def test_same_seed_same_weights_different_seed_differs(runs_dir, tmp_path):
     b = train(cfg, runs_dir=tmp_path / "other", progress=False, device="cpu")
     for k, v in _weights(a.model).items():
         assert torch.equal(v, b.model.state_dict()[k]), k
-    c = train(make_config("digits", "pat", profile="ci", seed=1, **SMALL), runs_dir=runs_dir,
-              progress=False, device="cpu")
-    assert not torch.equal(c.model.state_dict()["net.classifier.weight"],
-                           a.model.state_dict()["net.classifier.weight"])
+    c = train(
+        make_config("digits", "pat", profile="ci", seed=1, **SMALL),
+        runs_dir=runs_dir,
+        progress=False,
+        device="cpu",
+    )
+    assert not torch.equal(
+        c.model.state_dict()["net.classifier.weight"], a.model.state_dict()["net.classifier.weight"]
+    )
 
 
 @pytest.mark.parametrize("defense", ["pat-entm", "trades"])
 def test_resume_after_crash_equals_uninterrupted(defense, runs_dir, tmp_path):
-    cfg = make_config("digits", defense, profile="ci", epochs=3, milestones=(2,), train_size=120,
-                      test_size=60, batch_size=32)
+    cfg = make_config(
+        "digits",
+        defense,
+        profile="ci",
+        epochs=3,
+        milestones=(2,),
+        train_size=120,
+        test_size=60,
+        batch_size=32,
+    )
     full = train(cfg, runs_dir=tmp_path / "full", progress=False, device="cpu")
 
     def crash(epoch, record):
@@ -73,8 +94,13 @@ def test_finished_run_is_reused_not_retrained(runs_dir):
     cfg = make_config("digits", "normal", profile="ci", **SMALL)
     train(cfg, runs_dir=runs_dir, progress=False, device="cpu")
     calls = []
-    again = train(cfg, runs_dir=runs_dir, progress=False, device="cpu",
-                  on_epoch_end=lambda e, r: calls.append(e))
+    again = train(
+        cfg,
+        runs_dir=runs_dir,
+        progress=False,
+        device="cpu",
+        on_epoch_end=lambda e, r: calls.append(e),
+    )
     assert calls == []
     assert again.metrics["status"] == "complete"
     saved = json.loads((again.run_dir / "config.json").read_text())
@@ -144,9 +170,11 @@ def test_paper_profile_is_table5():
         assert ours.weight_decay == float(row["weight_decay"])
         assert ours.momentum == float(row["momentum"])
         assert ours.lr_decay == float(row["learning_rate_decay_rate"])
-        assert list(ours.milestones) == json.loads(row["learning_rate_decay_epoch"].join("[]")
-                                                   if "[" not in row["learning_rate_decay_epoch"]
-                                                   else row["learning_rate_decay_epoch"])
+        assert list(ours.milestones) == json.loads(
+            row["learning_rate_decay_epoch"].join("[]")
+            if "[" not in row["learning_rate_decay_epoch"]
+            else row["learning_rate_decay_epoch"]
+        )
 
 
 def test_paper_profile_resolves_per_dataset():
@@ -157,13 +185,27 @@ def test_paper_profile_resolves_per_dataset():
     assert (n.epochs, n.milestones, n.gamma) == (200, (100, 150), 0.84)
     m = make_config("mnist", "trades", profile="paper")
     assert (m.arch, m.epochs, m.lr, m.batch_size, m.at_eps, m.at_steps, m.beta) == (
-        "cnn4", 40, 0.01, 128, 48 / 255, 10, 3.0)
+        "cnn4",
+        40,
+        0.01,
+        128,
+        48 / 255,
+        10,
+        3.0,
+    )
 
 
 @pytest.mark.skipif(not (SHARED_DATASETS / "mnist.npz").exists(), reason="no mnist.npz")
 def test_mnist_npz_trains(runs_dir):
-    cfg = make_config("mnist", "pat", profile="ci", train_size=64, test_size=32, at_steps=1,
-                      data_dir=str(SHARED_DATASETS))
+    cfg = make_config(
+        "mnist",
+        "pat",
+        profile="ci",
+        train_size=64,
+        test_size=32,
+        at_steps=1,
+        data_dir=str(SHARED_DATASETS),
+    )
     run = train(cfg, runs_dir=runs_dir, data_dir=SHARED_DATASETS, progress=False, device="cpu")
     assert run.metrics["n_train"] == 64 and run.config.arch == "cnn4"
     assert load_dataset("mnist", data_dir=SHARED_DATASETS).x_train.shape == (60000, 1, 28, 28)

@@ -11,18 +11,36 @@ from entrobust.training import PROFILES, make_config, train
 
 #: CLI option → TrainConfig field, for every hyperparameter override.
 OVERRIDES = {
-    "arch": "arch", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
-    "momentum": "momentum", "weight_decay": "weight_decay", "milestones": "milestones",
-    "lr_decay": "lr_decay", "lam": "lam", "gamma": "gamma", "alpha": "alpha", "beta": "beta",
-    "at_eps": "at_eps", "at_step": "at_step", "at_steps": "at_steps", "inner": "inner",
-    "adp_members": "adp_members", "adp_alpha": "adp_alpha", "adp_beta": "adp_beta",
-    "train_size": "train_size", "test_size": "test_size", "data_seed": "data_seed",
+    "arch": "arch",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "momentum": "momentum",
+    "weight_decay": "weight_decay",
+    "milestones": "milestones",
+    "lr_decay": "lr_decay",
+    "lam": "lam",
+    "gamma": "gamma",
+    "alpha": "alpha",
+    "beta": "beta",
+    "at_eps": "at_eps",
+    "at_step": "at_step",
+    "at_steps": "at_steps",
+    "inner": "inner",
+    "adp_members": "adp_members",
+    "adp_alpha": "adp_alpha",
+    "adp_beta": "adp_beta",
+    "train_size": "train_size",
+    "test_size": "test_size",
+    "data_seed": "data_seed",
 }
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that reads a dataset or runs directory."""
-    p.add_argument("--data-dir", default="data", help="where datasets / NAME.npz live (default: ./data)")
+    p.add_argument(
+        "--data-dir", default="data", help="where datasets / NAME.npz live (default: ./data)"
+    )
     p.add_argument("--download", action="store_true", help="let torchvision download missing data")
     p.add_argument("--runs-dir", default="runs", help="where runs are cached (default: ./runs)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
@@ -31,7 +49,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 def add_train_overrides(p: argparse.ArgumentParser) -> None:
     """Every training hyperparameter, typed; unset ones keep the profile/dataset default."""
-    g = p.add_argument_group("overrides (default: the profile's and the paper's per-dataset values)")
+    g = p.add_argument_group(
+        "overrides (default: the profile's and the paper's per-dataset values)"
+    )
     g.add_argument("--arch", type=str, help="model architecture (see `entrobust list`)")
     g.add_argument("--epochs", type=positive_int)
     g.add_argument("--batch-size", type=positive_int)
@@ -58,10 +78,13 @@ def add_train_overrides(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="train a defense (cached by config hash, resumable)",
+        "train",
+        help="train a defense (cached by config hash, resumable)",
         description="Train one defense; rerunning the same command resumes or reuses the run.",
     )
-    p.add_argument("--dataset", required=True, help="digits, mnist, cifar10, cifar100, svhn or an npz name")
+    p.add_argument(
+        "--dataset", required=True, help="digits, mnist, cifar10, cifar100, svhn or an npz name"
+    )
     p.add_argument("--defense", required=True, help=f"one of: {', '.join(list_defenses())}")
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument("--seed", type=int, default=0)
@@ -70,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def config_from_args(args: argparse.Namespace, defense: str, seed: int):  # noqa: ANN201
+def config_from_args(args: argparse.Namespace, defense: str, seed: int):
     """The TrainConfig an argparse namespace asks for."""
     overrides = {field: getattr(args, opt) for opt, field in OVERRIDES.items()}
     return make_config(
@@ -81,8 +104,12 @@ def config_from_args(args: argparse.Namespace, defense: str, seed: int):  # noqa
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, args.defense, args.seed)
     result = train(
-        config, runs_dir=args.runs_dir, data_dir=args.data_dir, download=args.download,
-        device=args.device, progress=not args.no_progress,
+        config,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        progress=not args.no_progress,
     )
     m = result.metrics
     how = "cached run, not retrained" if result.cached else f"trained in {m['train_seconds']:.1f} s"

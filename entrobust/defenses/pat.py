@@ -45,7 +45,13 @@ def pat_step(
     inner_loss = F.cross_entropy if inner == "ce" else objective
     with eval_mode(model):
         x_adv = pgd(
-            model, x, y, loss_fn=inner_loss, ball=adversary.ball, steps=adversary.steps,
-            step_size=adversary.step_size, init="uniform",
+            model,
+            x,
+            y,
+            loss_fn=inner_loss,
+            ball=adversary.ball,
+            steps=adversary.steps,
+            step_size=adversary.step_size,
+            init="uniform",
         )
     return alpha * objective(model(x), y) + (1.0 - alpha) * objective(model(x_adv), y)

@@ -109,17 +109,22 @@ class Defense:
         """True when the model must be an ``Ensemble`` (ADP)."""
         return self.trainer == "adp"
 
-    def _bind_step(self):  # noqa: ANN202 - a partial of one of the step functions
+    def _bind_step(self):
         p = self.params
         if self.trainer == "standard":
             return partial(standard_step, objective=self.objective)
         if self.trainer == "pat":
             return partial(
-                pat_step, objective=self.objective, adversary=p.adversary, alpha=p.alpha,
+                pat_step,
+                objective=self.objective,
+                adversary=p.adversary,
+                alpha=p.alpha,
                 inner=p.inner,
             )
         if self.trainer == "trades":
-            return partial(trades_step, objective=self.objective, adversary=p.adversary, beta=p.beta)
+            return partial(
+                trades_step, objective=self.objective, adversary=p.adversary, beta=p.beta
+            )
         return partial(adp_step, loss=ADPLoss(alpha=p.adp_alpha, beta=p.adp_beta))
 
     def step(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -127,4 +132,6 @@ class Defense:
         return self._step(model, x, y)
 
     def __repr__(self) -> str:
-        return f"Defense({self.name!r}, trainer={self.trainer!r}, objective={self.objective_name!r})"
+        return (
+            f"Defense({self.name!r}, trainer={self.trainer!r}, objective={self.objective_name!r})"
+        )

@@ -49,8 +49,15 @@ def trades_step(
         with torch.no_grad():
             p_clean = F.softmax(model(x), dim=1)
         x_adv = pgd(
-            model, x, p_clean, loss_fn=_kl_to_clean, ball=adversary.ball, steps=adversary.steps,
-            step_size=adversary.step_size, init="normal", init_std=0.001,
+            model,
+            x,
+            p_clean,
+            loss_fn=_kl_to_clean,
+            ball=adversary.ball,
+            steps=adversary.steps,
+            step_size=adversary.step_size,
+            init="normal",
+            init_std=0.001,
         )
     logits = model(x)
     return objective(logits, y) + beta * trades_kl_loss(model(x_adv), logits, reduction="mean")

@@ -26,7 +26,9 @@ def ensemble_entropy(member_logits: Sequence[Tensor]) -> Tensor:
     return -(log_mean.exp() * log_mean).sum(dim=-1)
 
 
-def ensemble_log_det(member_logits: Sequence[Tensor], target: Tensor, det_offset: float = 1e-6) -> Tensor:
+def ensemble_log_det(
+    member_logits: Sequence[Tensor], target: Tensor, det_offset: float = 1e-6
+) -> Tensor:
     """``log det(G̃ G̃ᵀ + δ·I)`` per example: the ensemble diversity of non-maximal predictions."""
     probs = torch.stack([F.softmax(z, dim=-1) for z in member_logits], dim=1)  # (N, K, C)
     n, k, c = probs.shape
@@ -97,4 +99,6 @@ class ADPLoss(nn.Module):
         self.reduction = check_reduction(reduction)
 
     def forward(self, member_logits: Sequence[Tensor], target: Tensor) -> Tensor:
-        return adp_loss(member_logits, target, self.alpha, self.beta, self.det_offset, self.reduction)
+        return adp_loss(
+            member_logits, target, self.alpha, self.beta, self.det_offset, self.reduction
+        )

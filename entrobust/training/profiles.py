@@ -48,18 +48,21 @@ _SMALL_ARCHS = ("cnn4", "tiny", "tiny-bn")
 # quick/ci schedules for the small 1-channel datasets (digits: 1437 train images).
 _QUICK = {
     "digits": Schedule(epochs=30, lr=0.05, milestones=(20,), batch_size=64),
-    "small": Schedule(epochs=3, lr=0.01, milestones=(2,), batch_size=128, train_size=10000,
-                      test_size=2000),
-    "large": Schedule(epochs=5, lr=0.1, milestones=(3, 4), batch_size=64, train_size=5000,
-                      test_size=1000),
+    "small": Schedule(
+        epochs=3, lr=0.01, milestones=(2,), batch_size=128, train_size=10000, test_size=2000
+    ),
+    "large": Schedule(
+        epochs=5, lr=0.1, milestones=(3, 4), batch_size=64, train_size=5000, test_size=1000
+    ),
 }
 _CI = {
-    "digits": Schedule(epochs=3, lr=0.05, milestones=(2,), batch_size=64, train_size=500,
-                       test_size=200),
-    "small": Schedule(epochs=1, lr=0.01, milestones=(), batch_size=64, train_size=500,
-                      test_size=200),
-    "large": Schedule(epochs=1, lr=0.1, milestones=(), batch_size=32, train_size=128,
-                      test_size=64),
+    "digits": Schedule(
+        epochs=3, lr=0.05, milestones=(2,), batch_size=64, train_size=500, test_size=200
+    ),
+    "small": Schedule(
+        epochs=1, lr=0.01, milestones=(), batch_size=64, train_size=500, test_size=200
+    ),
+    "large": Schedule(epochs=1, lr=0.1, milestones=(), batch_size=32, train_size=128, test_size=64),
 }
 
 

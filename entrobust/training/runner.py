@@ -76,7 +76,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Trained
     """
     run_dir = Path(run_dir)
     if not is_complete(run_dir):
-        raise CheckpointError(f"{run_dir} is not a finished entrobust run (no final.pt/metrics.json)")
+        raise CheckpointError(
+            f"{run_dir} is not a finished entrobust run (no final.pt/metrics.json)"
+        )
     payload = load_checkpoint(run_dir / "final.pt")
     try:
         config = TrainConfig.from_dict(payload["config"])
@@ -149,15 +151,21 @@ def train(
     write_json(run_dir / "config.json", config.to_dict())
 
     data = load_dataset(
-        config.dataset, data_dir=data_dir, download=download, train_size=config.train_size,
-        test_size=config.test_size, seed=config.data_seed,
+        config.dataset,
+        data_dir=data_dir,
+        download=download,
+        train_size=config.train_size,
+        test_size=config.test_size,
+        seed=config.data_seed,
     )
     spec = data.spec
     torch.manual_seed(config.seed)
     model = build_model(config, spec).to(dev)
     defense = config.defense_obj()
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum,
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -172,9 +180,12 @@ def train(
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     bar = tqdm(
-        total=config.epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch,
-        desc=f"train {config.dataset}/{config.defense} s{config.seed}", disable=not progress,
-        unit="batch", dynamic_ncols=True,
+        total=config.epochs * steps_per_epoch,
+        initial=state["epoch"] * steps_per_epoch,
+        desc=f"train {config.dataset}/{config.defense} s{config.seed}",
+        disable=not progress,
+        unit="batch",
+        dynamic_ncols=True,
     )
     with bar:
         for epoch in range(state["epoch"], config.epochs):
@@ -203,15 +214,21 @@ def train(
             scheduler.step()
             test_acc = accuracy(model, data.x_test, data.y_test)
             record = {
-                "epoch": epoch + 1, "train_loss": total / count, "test_accuracy": test_acc,
-                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
+                "epoch": epoch + 1,
+                "train_loss": total / count,
+                "test_accuracy": test_acc,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - t0,
             }
             state["history"].append(record)
             state["seconds"] += record["seconds"]
-            bar.set_postfix(epoch=epoch + 1, loss=f"{record['train_loss']:.4f}",
-                            test_acc=f"{test_acc:.3f}")
-            save_torch(ckpt_path, _checkpoint(epoch + 1, state, config, model, optimizer,
-                                              scheduler, data_rng))
+            bar.set_postfix(
+                epoch=epoch + 1, loss=f"{record['train_loss']:.4f}", test_acc=f"{test_acc:.3f}"
+            )
+            save_torch(
+                ckpt_path,
+                _checkpoint(epoch + 1, state, config, model, optimizer, scheduler, data_rng),
+            )
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
 
@@ -221,9 +238,13 @@ def train(
         {"model": model.state_dict(), "config": config.to_dict(), "spec": spec_to_dict(spec)},
     )
     metrics = {
-        "status": "complete", "clean_accuracy": state["history"][-1]["test_accuracy"],
-        "train_seconds": state["seconds"], "history": state["history"], "device": str(dev),
-        "n_train": len(data.x_train), "n_test": len(data.x_test),
+        "status": "complete",
+        "clean_accuracy": state["history"][-1]["test_accuracy"],
+        "train_seconds": state["seconds"],
+        "history": state["history"],
+        "device": str(dev),
+        "n_train": len(data.x_train),
+        "n_test": len(data.x_test),
     }
     write_json(run_dir / "metrics.json", metrics)
     ckpt_path.unlink(missing_ok=True)
