@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -40,3 +42,34 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> f
     if len(x) == 0:
         return float("nan")
     return (predict(model, x, batch_size) == y.cpu()).float().mean().item()
+
+
+def robust_accuracy(
+    model: nn.Module,
+    attack: Callable[[nn.Module, Tensor, Tensor], Tensor],
+    x: Tensor,
+    y: Tensor,
+    batch_size: int = 256,
+) -> float:
+    """Fraction of points classified correctly both clean and after ``attack``.
+
+    A point the model already gets wrong counts as broken whatever the attack returns, so an
+    attack can never raise accuracy above the clean one (AutoAttack's convention).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from entrobust.attacks import get_attack
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
+        >>> robust_accuracy(model, get_attack("pgd10-8"), x, y) <= accuracy(model, x, y)
+        True
+    """
+    from entrobust.attacks.base import run_attack
+
+    if len(x) == 0:
+        return float("nan")
+    clean_ok = predict(model, x, batch_size) == y.cpu()
+    x_adv = run_attack(attack, model, x, y, batch_size)
+    adv_ok = predict(model, x_adv, batch_size) == y.cpu()
+    return (clean_ok & adv_ok).float().mean().item()

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
+from entrobust.checkpoint import load_checkpoint
 from entrobust.data import load_dataset
 from entrobust.defenses import DEFENSES
 from entrobust.errors import CheckpointError, InvalidValueError, TrainingDivergedError
 from entrobust.training import PAPER_TABLE5, load_run, make_config, train
-from entrobust.training.checkpoint import load_checkpoint
 
 from .conftest import SHARED_DATASETS
 

@@ -27,6 +27,7 @@ def pgd(
     step_size: float,
     init: str = "uniform",
     init_std: float = 0.0,
+    x_init: Tensor | None = None,
 ) -> Tensor:
     """Maximise ``loss_fn(model(x_adv), target)`` (summed over the batch) inside ``ball``.
 
@@ -43,6 +44,7 @@ def pgd(
         step_size: step length (L∞: per-pixel; L2: Euclidean).
         init: start point: ``"none"``, ``"uniform"`` in the ball, or ``"normal"``.
         init_std: standard deviation of the ``"normal"`` start.
+        x_init: an explicit start point (overrides ``init``; projected onto the ball).
 
     Returns:
         Detached adversarial images on ``x``'s device, inside the ball and [0, 1].
@@ -59,7 +61,7 @@ def pgd(
         True
     """
     x = x.detach()
-    x_adv = ball.init(x, init, init_std)
+    x_adv = ball.init(x, init, init_std) if x_init is None else ball.project(x_init.detach(), x)
     for _ in range(steps):
         x_adv.requires_grad_(True)
         with torch.enable_grad():

@@ -28,13 +28,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from entrobust.atomic import save_torch, write_json
+from entrobust.checkpoint import load_checkpoint
 from entrobust.data import DatasetSpec, augment_batch, load_dataset
 from entrobust.device import resolve_device
 from entrobust.errors import CheckpointError, EntrobustError, TrainingDivergedError
 from entrobust.evaluation import accuracy, as_float_images
-from entrobust.training.atomic import save_torch, write_json
 from entrobust.training.build import build_model
-from entrobust.training.checkpoint import load_checkpoint
 from entrobust.training.config import TrainConfig
 
 EpochCallback = Callable[[int, dict[str, Any]], None]

@@ -1,0 +1,38 @@
+"""Attacks behind one protocol ``attack(model, x, y) -> x_adv``; see :mod:`.registry` for names."""
+
+from entrobust.attacks.adaptive import AdaptiveSmoothedPGD
+from entrobust.attacks.base import Attack, AttackBudgetError, check_budget, run_attack
+from entrobust.attacks.losses import ce_loss, cw_margin_loss, smoothed_ce_loss
+from entrobust.attacks.pgd import pgd
+from entrobust.attacks.pgd_attack import NoAttack, PGDAttack, fgsm
+from entrobust.attacks.random_search import RandomSearch, RandomSearchReport, random_search_report
+from entrobust.attacks.registry import ATTACK_FORMS, AttackOptions, get_attack
+from entrobust.attacks.threat import L2Ball, LinfBall, check_linf_eps
+from entrobust.attacks.transfer import TransferAttack, craft_cached, proxy_defense
+
+__all__ = [
+    "ATTACK_FORMS",
+    "AdaptiveSmoothedPGD",
+    "Attack",
+    "AttackBudgetError",
+    "AttackOptions",
+    "L2Ball",
+    "LinfBall",
+    "NoAttack",
+    "PGDAttack",
+    "RandomSearch",
+    "RandomSearchReport",
+    "TransferAttack",
+    "ce_loss",
+    "check_budget",
+    "check_linf_eps",
+    "craft_cached",
+    "cw_margin_loss",
+    "fgsm",
+    "get_attack",
+    "pgd",
+    "proxy_defense",
+    "random_search_report",
+    "run_attack",
+    "smoothed_ce_loss",
+]

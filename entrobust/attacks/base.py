@@ -1,0 +1,114 @@
+"""The one attack protocol: ``attack(model, x, y) -> x_adv``.
+
+Every attack — ours, torchattacks', ART's, AutoAttack — is called the same way and gives the
+same guarantees, enforced here rather than trusted:
+
+* ``x`` and the result are images in [0, 1]; the result is detached and on ``x``'s device;
+* the result lies in the ε-ball (L∞ or L2) around ``x`` and in [0, 1] — checked after every
+  call, a violation raises :class:`AttackBudgetError` (a wrong number is worse than none);
+* the model's train/eval mode (of every submodule) and its parameters' ``.grad`` are exactly as
+  before the call; attacks run the model in eval mode.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from entrobust.errors import EntrobustError
+from entrobust.modes import eval_mode
+
+NORMS = ("linf", "l2")
+
+
+class AttackBudgetError(EntrobustError):
+    """An attack returned a point outside its ε-ball or outside [0, 1]."""
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a parameterless model)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def check_budget(x_adv: Tensor, x: Tensor, eps: float, norm: str, name: str = "attack") -> None:
+    """Raise :class:`AttackBudgetError` unless ``x_adv`` is in the ``norm``-ball and [0, 1]."""
+    if x_adv.shape != x.shape:
+        raise AttackBudgetError(
+            f"{name} changed the input shape {tuple(x.shape)} → {tuple(x_adv.shape)}"
+        )
+    if x_adv.numel() == 0:
+        return
+    lo, hi = x_adv.min().item(), x_adv.max().item()
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise AttackBudgetError(f"{name} left [0, 1]: values in [{lo:.4g}, {hi:.4g}]")
+    if math.isinf(eps):
+        return
+    delta = (x_adv - x).flatten(1)
+    size = delta.abs().amax(dim=1) if norm == "linf" else delta.norm(dim=1)
+    tol = 1e-6 if norm == "linf" else 1e-5 * max(1.0, eps)
+    if size.max().item() > eps + tol:
+        raise AttackBudgetError(
+            f"{name} left its {norm} ball: ‖δ‖ = {size.max().item():.6g} > ε = {eps:.6g}"
+        )
+
+
+class Attack(ABC):
+    """Base class: subclasses implement :meth:`perturb`; ``__call__`` adds the guarantees.
+
+    Attributes:
+        name: the attack's name in the paper's notation (e.g. ``pgd40-8``).
+        eps: the radius (``math.inf`` for minimal-distortion attacks).
+        norm: ``"linf"`` or ``"l2"``.
+    """
+
+    name: str = "attack"
+    eps: float = math.inf
+    norm: str = "linf"
+
+    @abstractmethod
+    def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        """Return adversarial images for ``x`` (model already in eval mode, same device)."""
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        device = model_device(model)
+        grads = [(p, p.grad) for p in model.parameters()]
+        x_in, y_in = x.detach().to(device), y.detach().to(device)
+        try:
+            with eval_mode(model):
+                x_adv = self.perturb(model, x_in, y_in).detach()
+        finally:
+            for p, g in grads:
+                p.grad = g
+        check_budget(x_adv, x_in, self.eps, self.norm, self.name)
+        return x_adv.to(x.device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def run_attack(
+    attack: Attack, model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256
+) -> Tensor:
+    """Apply ``attack`` batch by batch (``x`` may be a large CPU tensor; uint8 is converted).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from entrobust.attacks import get_attack
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(10, 1, 2, 2), torch.randint(0, 3, (10,))
+        >>> run_attack(get_attack("fgsm8"), model, x, y, batch_size=4).shape
+        torch.Size([10, 1, 2, 2])
+    """
+    from entrobust.evaluation import as_float_images
+
+    out = [
+        attack(model, as_float_images(x[i : i + batch_size]), y[i : i + batch_size])
+        for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out) if out else x.float()
