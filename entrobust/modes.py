@@ -31,3 +31,31 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, training in flags:
             module.training = training
+
+
+@contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
+    """Turn off ``requires_grad`` on every parameter for a while, then restore each flag.
+
+    Libraries that call ``loss.backward()`` would otherwise accumulate into existing ``.grad``
+    tensors *in place* (restoring the ``.grad`` reference afterwards cannot undo that), and
+    waste time computing parameter gradients that an attack never needs. Gradients with
+    respect to the input still flow.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Linear(2, 2)
+        >>> with frozen_parameters(net):
+        ...     net.weight.requires_grad
+        False
+        >>> net.weight.requires_grad
+        True
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)

@@ -10,13 +10,10 @@ import torch
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-@pytest.fixture(autouse=True)
-def _deterministic_threads():
-    """Same thread count in every test, so CPU results are bit-reproducible within a test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One intra-op thread for the whole session (module-scoped fixtures included): the same thread
+# count everywhere makes CPU results bit-reproducible, and tiny models on 2 shared cores run
+# far faster without thread hand-off.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ same guarantees, enforced here rather than trusted:
 * the result lies in the ε-ball (L∞ or L2) around ``x`` and in [0, 1] — checked after every
   call, a violation raises :class:`AttackBudgetError` (a wrong number is worse than none);
 * the model's train/eval mode (of every submodule) and its parameters' ``.grad`` are exactly as
-  before the call; attacks run the model in eval mode.
+  before the call: attacks run the model in eval mode with ``requires_grad`` off on every
+  parameter (so no library's ``.backward()`` can add into existing gradients, and no time is
+  spent on parameter gradients).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from entrobust.errors import EntrobustError
-from entrobust.modes import eval_mode
+from entrobust.modes import eval_mode, frozen_parameters
 
 NORMS = ("linf", "l2")
 
@@ -76,10 +78,10 @@ class Attack(ABC):
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         device = model_device(model)
-        grads = [(p, p.grad) for p in model.parameters()]
         x_in, y_in = x.detach().to(device), y.detach().to(device)
+        grads = [(p, p.grad) for p in model.parameters()]  # some libraries call zero_grad()
         try:
-            with eval_mode(model):
+            with eval_mode(model), frozen_parameters(model):
                 x_adv = self.perturb(model, x_in, y_in).detach()
         finally:
             for p, g in grads:

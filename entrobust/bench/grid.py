@@ -1,0 +1,84 @@
+"""The benchmark grid: which attacks (white-box and black-box) each dataset is evaluated under.
+
+The default rows are the paper's for that dataset (Tables 1–3 and 6–9): clean, FGSM at the
+smallest ε, PGD10/20/40 and CW40 at each ε, and black-box PGD10/20 at the smaller ε's through
+the paper's proxy rule. For datasets the paper does not cover the ε's are (½, 1, 2) × the
+training ε.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from entrobust.data import DatasetSpec
+
+WHITE, BLACK = "white-box", "black-box"
+
+#: ε's (k in k/255) of the paper's tables, per dataset.
+PAPER_KS: dict[str, tuple[int, ...]] = {
+    "cifar10": (4, 8, 16), "cifar100": (4, 8, 16), "svhn": (4, 8, 16), "mnist": (32, 48),
+}
+#: Datasets whose paper table has CW rows (SVHN's and MNIST's have none).
+PAPER_CW = ("cifar10", "cifar100")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One attack row of a table: the mode and the attack's registry name."""
+
+    mode: str
+    attack: str
+
+    @property
+    def label(self) -> str:
+        """``white-box pgd40-8`` style label."""
+        return f"{self.mode} {self.attack}"
+
+
+def grid_ks(spec: DatasetSpec) -> tuple[int, ...]:
+    """The ε's (as k in k/255) evaluated for a dataset.
+
+    Example:
+        >>> from entrobust.data import get_dataset_spec
+        >>> grid_ks(get_dataset_spec("cifar10")), grid_ks(get_dataset_spec("digits"))
+        ((4, 8, 16), (16, 32, 64))
+    """
+    if spec.name in PAPER_KS:
+        return PAPER_KS[spec.name]
+    k = round(spec.at_eps * 255)
+    return (max(1, k // 2), k, min(255, 2 * k))
+
+
+def default_rows(spec: DatasetSpec) -> list[Row]:
+    """The paper's attack rows for ``spec`` (see the module docstring).
+
+    Example:
+        >>> from entrobust.data import get_dataset_spec
+        >>> [r.label for r in default_rows(get_dataset_spec("mnist"))][:3]
+        ['white-box clean', 'white-box fgsm32', 'white-box pgd10-32']
+    """
+    ks = grid_ks(spec)
+    rows = [Row(WHITE, "clean"), Row(WHITE, f"fgsm{ks[0]}")]
+    rows += [Row(WHITE, f"pgd{p}-{k}") for p in (10, 20, 40) for k in ks]
+    if spec.name in PAPER_CW or spec.name not in PAPER_KS:
+        rows += [Row(WHITE, f"cw40-{k}") for k in ks]
+    black_ks = ks if len(ks) == 2 else ks[:2]
+    rows += [Row(BLACK, f"pgd{p}-{k}") for p in (10, 20) for k in black_ks]
+    return rows
+
+
+def rows_from_names(names: list[str] | tuple[str, ...]) -> list[Row]:
+    """``--attacks`` names to rows; ``bb:NAME`` (or ``black-box:NAME``) is a black-box row.
+
+    Example:
+        >>> [r.label for r in rows_from_names(["pgd10-8", "bb:pgd10-8"])]
+        ['white-box pgd10-8', 'black-box pgd10-8']
+    """
+    rows = []
+    for name in names:
+        prefix, _, rest = name.partition(":")
+        if rest and prefix in ("bb", BLACK):
+            rows.append(Row(BLACK, rest))
+        else:
+            rows.append(Row(WHITE, name))
+    return rows

@@ -1,0 +1,143 @@
+"""Tables in the paper's layout: rows = attacks, columns = defenses, mean ± std over seeds.
+
+Markup follows the paper: the best accuracy of a row is **bold** when it beats random
+guessing; a white-box accuracy *higher than the black-box one* for the same attack and defense
+is in *italics* (a gradient-masking symptom). Rendered as Markdown, LaTeX and CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from entrobust.bench.grid import BLACK, WHITE, Row
+
+
+@dataclass
+class Cell:
+    """One table cell: accuracies (%) over seeds, and its markup."""
+
+    values: list[float]
+    bold: bool = False
+    italic: bool = False
+    note: str = ""
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    def text(self) -> str:
+        s = f"{self.mean:.2f}"
+        if len(self.values) > 1:
+            s += f" ± {self.std:.2f}"
+        return s + self.note
+
+
+@dataclass
+class Table:
+    """A results table ready to render."""
+
+    title: str
+    rows: list[Row]
+    defenses: list[str]
+    cells: dict[tuple[Row, str], Cell] = field(default_factory=dict)
+
+    def cell(self, row: Row, defense: str) -> Cell | None:
+        return self.cells.get((row, defense))
+
+
+def build_table(
+    results: Iterable[dict[str, str]], rows: Sequence[Row], defenses: Sequence[str],
+    num_classes: int, title: str = "",
+) -> Table:
+    """Aggregate long-form result rows (accuracy as a fraction) into a :class:`Table`.
+
+    Example:
+        >>> r = [dict(mode="white-box", attack="clean", defense=d, accuracy=a)
+        ...      for d, a in (("normal", "0.9"), ("pat", "0.8"))]
+        >>> t = build_table(r, [Row("white-box", "clean")], ["normal", "pat"], num_classes=10)
+        >>> t.cell(Row("white-box", "clean"), "normal").bold
+        True
+    """
+    values: dict[tuple[Row, str], list[float]] = defaultdict(list)
+    for r in results:
+        values[(Row(r["mode"], r["attack"]), r["defense"])].append(100 * float(r["accuracy"]))
+    table = Table(title, list(rows), list(defenses))
+    for key, vals in values.items():
+        if key[0] in table.rows and key[1] in table.defenses:
+            table.cells[key] = Cell(vals)
+    chance = 100.0 / num_classes
+    for row in table.rows:
+        present = [c for d in defenses if (c := table.cell(row, d)) is not None]
+        if present:
+            best = max(c.mean for c in present)
+            for c in present:
+                c.bold = c.mean == best and best > chance
+        if row.mode == WHITE:
+            for d in defenses:
+                white, black = table.cell(row, d), table.cell(Row(BLACK, row.attack), d)
+                if white is not None and black is not None and white.mean > black.mean:
+                    white.italic = True
+    return table
+
+
+def _markup(cell: Cell | None, bold: tuple[str, str], italic: tuple[str, str]) -> str:
+    if cell is None:
+        return "-"
+    s = cell.text()
+    if cell.italic:
+        s = f"{italic[0]}{s}{italic[1]}"
+    if cell.bold:
+        s = f"{bold[0]}{s}{bold[1]}"
+    return s
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub Markdown: **bold** best, *italic* white-box > black-box."""
+    out = [f"**{table.title}**", ""] if table.title else []
+    out.append("| mode | attack | " + " | ".join(table.defenses) + " |")
+    out.append("|---|---|" + "---:|" * len(table.defenses))
+    for row in table.rows:
+        cells = [_markup(table.cell(row, d), ("**", "**"), ("*", "*")) for d in table.defenses]
+        out.append(f"| {row.mode} | {row.attack} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("Accuracy (%), mean ± std over seeds. **Bold**: best of the row (above chance). "
+               "*Italics*: white-box accuracy higher than black-box for the same attack.")
+    return "\n".join(out) + "\n"
+
+
+def to_latex(table: Table) -> str:
+    """A ``tabular`` with ``\\textbf`` / ``\\textit`` markup."""
+    esc = lambda s: s.replace("_", r"\_").replace("±", r"$\pm$")  # noqa: E731
+    out = [r"\begin{tabular}{ll" + "r" * len(table.defenses) + "}", r"\hline"]
+    out.append("mode & attack & " + " & ".join(esc(d) for d in table.defenses) + r" \\")
+    out.append(r"\hline")
+    for row in table.rows:
+        cells = [
+            esc(_markup(table.cell(row, d), (r"\textbf{", "}"), (r"\textit{", "}")))
+            for d in table.defenses
+        ]
+        out.append(f"{row.mode} & {row.attack} & " + " & ".join(cells) + r" \\")
+    out += [r"\hline", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """Plain numbers: one line per row, mean and std columns per defense."""
+    buf = io.StringIO()
+    header = ["mode", "attack"] + [f"{d}_{s}" for d in table.defenses for s in ("mean", "std")]
+    buf.write(",".join(header) + "\n")
+    for row in table.rows:
+        vals = []
+        for d in table.defenses:
+            c = table.cell(row, d)
+            vals += ["", ""] if c is None else [f"{c.mean:.4f}", f"{c.std:.4f}"]
+        buf.write(",".join([row.mode, row.attack, *vals]) + "\n")
+    return buf.getvalue()
