@@ -16,7 +16,10 @@ WHITE, BLACK = "white-box", "black-box"
 
 #: ε's (k in k/255) of the paper's tables, per dataset.
 PAPER_KS: dict[str, tuple[int, ...]] = {
-    "cifar10": (4, 8, 16), "cifar100": (4, 8, 16), "svhn": (4, 8, 16), "mnist": (32, 48),
+    "cifar10": (4, 8, 16),
+    "cifar100": (4, 8, 16),
+    "svhn": (4, 8, 16),
+    "mnist": (32, 48),
 }
 #: Datasets whose paper table has CW rows (SVHN's and MNIST's have none).
 PAPER_CW = ("cifar10", "cifar100")

@@ -15,8 +15,20 @@ from typing import Any
 from entrobust.atomic import write_text
 
 COLUMNS = (
-    "dataset", "arch", "defense", "seed", "profile", "mode", "attack", "norm", "eps", "steps",
-    "n", "accuracy", "proxy", "config_hash",
+    "dataset",
+    "arch",
+    "defense",
+    "seed",
+    "profile",
+    "mode",
+    "attack",
+    "norm",
+    "eps",
+    "steps",
+    "n",
+    "accuracy",
+    "proxy",
+    "config_hash",
 )
 KEY = ("dataset", "arch", "defense", "seed", "profile", "mode", "attack")
 

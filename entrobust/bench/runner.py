@@ -93,8 +93,12 @@ def plan_bench(
     data_dir: str | Path | None = None,
     arch: str | None = None,
     overrides: dict[str, Any] | None = None,
+    defense_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> BenchPlan:
     """Resolve configs, proxies and cells without training anything.
+
+    ``overrides`` apply to every model; ``defense_overrides[name]`` to one defense only (e.g.
+    Table 11's per-dataset λ for PAT-EntM), so the others keep their cached runs.
 
     Example:
         >>> p = plan_bench("digits", ["normal", "pat"], profile="ci")
@@ -113,8 +117,10 @@ def plan_bench(
     data_dir_s = None if data_dir is None else str(data_dir)
 
     def config(defense: str, seed: int) -> TrainConfig:
-        return make_config(dataset, defense, profile=profile, seed=seed, data_dir=data_dir_s,
-                           **extra)
+        own = (defense_overrides or {}).get(defense, {})
+        return make_config(
+            dataset, defense, profile=profile, seed=seed, data_dir=data_dir_s, **{**extra, **own}
+        )
 
     configs = {(d, s): config(d, s) for s in seeds for d in defenses}
     proxies: dict[tuple[str, int], TrainConfig] = {}
@@ -130,13 +136,22 @@ def plan_bench(
             if d == "adp" and row.attack.startswith("cw"):
                 continue  # ADP outputs averaged probabilities: the CW logit margin does not apply
             atk = get_attack(row.attack)
-            plan.cells.append({
-                "dataset": dataset, "arch": cfg.arch, "defense": d, "seed": s, "profile": profile,
-                "mode": row.mode, "attack": row.attack, "norm": atk.norm,
-                "eps": atk.eps, "steps": getattr(atk, "steps", ""),
-                "proxy": proxies[(d, s)].run_name if row.mode == BLACK else "",
-                "config_hash": cfg.hash,
-            })
+            plan.cells.append(
+                {
+                    "dataset": dataset,
+                    "arch": cfg.arch,
+                    "defense": d,
+                    "seed": s,
+                    "profile": profile,
+                    "mode": row.mode,
+                    "attack": row.attack,
+                    "norm": atk.norm,
+                    "eps": atk.eps,
+                    "steps": getattr(atk, "steps", ""),
+                    "proxy": proxies[(d, s)].run_name if row.mode == BLACK else "",
+                    "config_hash": cfg.hash,
+                }
+            )
     return plan
 
 
@@ -173,34 +188,59 @@ def run_bench(
     results = ResultsFile(out_dir / f"results{suffix}.csv")
     cells = [c for i, c in enumerate(plan.cells) if shard is None or i % shard.count == shard.index]
     todo = [c for c in cells if not results.has(c)]
-    write_json(out_dir / "plan.json", {
-        "dataset": plan.dataset, "defenses": plan.defenses, "seeds": plan.seeds,
-        "profile": plan.profile, "rows": [r.label for r in plan.rows],
-        "configs": {f"{d}/s{s}": c.run_name for (d, s), c in plan.configs.items()},
-    })
+    write_json(
+        out_dir / "plan.json",
+        {
+            "dataset": plan.dataset,
+            "defenses": plan.defenses,
+            "seeds": plan.seeds,
+            "profile": plan.profile,
+            "rows": [r.label for r in plan.rows],
+            "configs": {f"{d}/s{s}": c.run_name for (d, s), c in plan.configs.items()},
+        },
+    )
 
     data = None
     models: dict[str, TrainedRun] = {}
 
     def model_for(cfg: TrainConfig) -> TrainedRun:
         if cfg.hash not in models:
-            models[cfg.hash] = train(cfg, runs_dir=runs_dir, data_dir=data_dir,
-                                     download=download, device=device, progress=progress)
+            models[cfg.hash] = train(
+                cfg,
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+                download=download,
+                device=device,
+                progress=progress,
+            )
         return models[cfg.hash]
 
     timings_path = out_dir / f"timings{suffix}.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="bench", unit="cell",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(cells),
+        initial=len(cells) - len(todo),
+        desc="bench",
+        unit="cell",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     with bar:
         for cell in todo:
             cfg = plan.configs[(cell["defense"], cell["seed"])]
             target = model_for(cfg)
             if data is None:
-                data = load_dataset(cfg.dataset, data_dir=data_dir, download=download,
-                                    train_size=cfg.train_size, test_size=cfg.test_size,
-                                    seed=cfg.data_seed)
-            bar.set_postfix_str(f"{cell['defense']} s{cell['seed']} {cell['mode']} {cell['attack']}")
+                data = load_dataset(
+                    cfg.dataset,
+                    data_dir=data_dir,
+                    download=download,
+                    train_size=cfg.train_size,
+                    test_size=cfg.test_size,
+                    seed=cfg.data_seed,
+                )
+            bar.set_postfix_str(
+                f"{cell['defense']} s{cell['seed']} {cell['mode']} {cell['attack']}"
+            )
             t0 = time.perf_counter()
             torch.manual_seed(_cell_seed(cell))
             attack = get_attack(cell["attack"], options)
@@ -209,10 +249,12 @@ def run_bench(
             else:
                 proxy = model_for(plan.proxies[(cell["defense"], cell["seed"])])
                 cache = out_dir / "transfer" / f"{proxy.config.run_name}-{attack.name}.pt"
-                x_adv = craft_cached(proxy.model, attack, data.x_test, data.y_test, cache,
-                                     batch_size)
+                x_adv = craft_cached(
+                    proxy.model, attack, data.x_test, data.y_test, cache, batch_size
+                )
                 ok = (predict(target.model, data.x_test) == data.y_test) & (
-                    predict(target.model, x_adv) == data.y_test)
+                    predict(target.model, x_adv) == data.y_test
+                )
                 acc = ok.float().mean().item()
             results.add({**cell, "n": len(data.x_test), "accuracy": acc})
             timings["|".join(cell_key(cell))] = time.perf_counter() - t0
@@ -221,10 +263,14 @@ def run_bench(
     return render(plan, results.rows, out_dir, suffix)
 
 
-def render(plan: BenchPlan, rows: list[dict[str, str]], out_dir: Path, suffix: str = "") -> BenchResult:
+def render(
+    plan: BenchPlan, rows: list[dict[str, str]], out_dir: Path, suffix: str = ""
+) -> BenchResult:
     """Build the table from result rows and write Markdown, CSV and LaTeX beside them."""
-    title = f"{plan.dataset} ({next(iter(plan.configs.values())).arch}, profile {plan.profile}, " \
-            f"seeds {','.join(map(str, plan.seeds))})"
+    title = (
+        f"{plan.dataset} ({next(iter(plan.configs.values())).arch}, profile {plan.profile}, "
+        f"seeds {','.join(map(str, plan.seeds))})"
+    )
     table = build_table(rows, plan.rows, plan.defenses, plan.num_classes, title)
     md = to_markdown(table)
     write_text(out_dir / f"table{suffix}.md", md)

@@ -54,8 +54,11 @@ class Table:
 
 
 def build_table(
-    results: Iterable[dict[str, str]], rows: Sequence[Row], defenses: Sequence[str],
-    num_classes: int, title: str = "",
+    results: Iterable[dict[str, str]],
+    rows: Sequence[Row],
+    defenses: Sequence[str],
+    num_classes: int,
+    title: str = "",
 ) -> Table:
     """Aggregate long-form result rows (accuracy as a fraction) into a :class:`Table`.
 
@@ -108,8 +111,10 @@ def to_markdown(table: Table) -> str:
         cells = [_markup(table.cell(row, d), ("**", "**"), ("*", "*")) for d in table.defenses]
         out.append(f"| {row.mode} | {row.attack} | " + " | ".join(cells) + " |")
     out.append("")
-    out.append("Accuracy (%), mean ± std over seeds. **Bold**: best of the row (above chance). "
-               "*Italics*: white-box accuracy higher than black-box for the same attack.")
+    out.append(
+        "Accuracy (%), mean ± std over seeds. **Bold**: best of the row (above chance). "
+        "*Italics*: white-box accuracy higher than black-box for the same attack."
+    )
     return "\n".join(out) + "\n"
 
 

@@ -15,14 +15,16 @@ from entrobust.training import PROFILES
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "bench", help="train (or reuse) defenses and evaluate them under the paper's attack grid",
+        "bench",
+        help="train (or reuse) defenses and evaluate them under the paper's attack grid",
         description="Results go to OUT/results.csv (one row per cell, resumable) and "
         "OUT/table.{md,csv,tex}.",
     )
     p.add_argument("--dataset", required=True)
     p.add_argument("--defenses", type=name_list, required=True, help="e.g. pat,pat-entm,trades")
-    p.add_argument("--attacks", type=name_list,
-                   help="override the paper's rows; bb:NAME for a black-box row")
+    p.add_argument(
+        "--attacks", type=name_list, help="override the paper's rows; bb:NAME for a black-box row"
+    )
     p.add_argument("--seeds", type=int_list, default=(0,), help="e.g. 0,1,2")
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument("--arch", help="override the dataset's default architecture")
@@ -38,18 +40,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_bench(
-        args.dataset, args.defenses, seeds=args.seeds or (0,), profile=args.profile,
+        args.dataset,
+        args.defenses,
+        seeds=args.seeds or (0,),
+        profile=args.profile,
         rows=rows_from_names(args.attacks) if args.attacks else None,
-        autoattack=args.autoattack, data_dir=args.data_dir, arch=args.arch,
+        autoattack=args.autoattack,
+        data_dir=args.data_dir,
+        arch=args.arch,
     )
     out = Path(args.out or f"results/{args.dataset}-{args.profile}")
     if args.merge:
         result = merge_shards(plan, out)
     else:
         result = run_bench(
-            plan, out_dir=out, runs_dir=args.runs_dir, data_dir=args.data_dir,
-            download=args.download, device=args.device, progress=not args.no_progress,
-            shard=args.shard, batch_size=args.batch_size,
+            plan,
+            out_dir=out,
+            runs_dir=args.runs_dir,
+            data_dir=args.data_dir,
+            download=args.download,
+            device=args.device,
+            progress=not args.no_progress,
+            shard=args.shard,
+            batch_size=args.batch_size,
             options=AttackOptions(restarts=args.restarts),
         )
     print(result.markdown)

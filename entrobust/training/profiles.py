@@ -49,7 +49,7 @@ _SMALL_ARCHS = ("cnn4", "tiny", "tiny-bn")
 _QUICK = {
     "digits": Schedule(epochs=30, lr=0.05, milestones=(20,), batch_size=64),
     "small": Schedule(
-        epochs=3, lr=0.01, milestones=(2,), batch_size=128, train_size=10000, test_size=2000
+        epochs=5, lr=0.05, milestones=(4,), batch_size=128, train_size=10000, test_size=1000
     ),
     "large": Schedule(
         epochs=5, lr=0.1, milestones=(3, 4), batch_size=64, train_size=5000, test_size=1000

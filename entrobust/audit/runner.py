@@ -1,0 +1,115 @@
+"""Run the whole gradient-masking audit on a model and its test points."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from entrobust.attacks.base import model_device
+from entrobust.audit.attack_checks import (
+    check_convergence,
+    check_fgsm_vs_pgd,
+    check_large_eps,
+    check_random_search,
+    check_white_vs_black,
+)
+from entrobust.audit.model_checks import (
+    check_probability_output,
+    check_randomized_output,
+    check_zero_gradients,
+)
+from entrobust.audit.probe import AuditSettings, Probe
+from entrobust.audit.result import AuditReport, CheckResult
+from entrobust.errors import UnknownNameError
+from entrobust.evaluation import as_float_images
+from entrobust.modes import eval_mode
+
+#: The checks in report order: (a)–(e) attack checks after the (f) model checks.
+CHECK_KEYS = (
+    "randomized-output",
+    "probability-output",
+    "zero-gradients",
+    "white-vs-black-box",
+    "random-search",
+    "large-eps",
+    "convergence",
+    "fgsm-vs-pgd",
+)
+
+
+def _num_classes(model: nn.Module, x: Tensor) -> int:
+    with eval_mode(model), torch.no_grad():
+        return int(model(x[:1].to(model_device(model))).shape[-1])
+
+
+def run_audit(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    settings: AuditSettings,
+    *,
+    proxy: nn.Module | None = None,
+    num_classes: int | None = None,
+    checks: Sequence[str] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> AuditReport:
+    """The checks of :data:`CHECK_KEYS` (all, or those named) on ``model`` at ``(x, y)``.
+
+    Args:
+        model: the audited model (maps [0, 1] images to logits).
+        x: test images (uint8 or [0, 1] floats); ``y`` their labels.
+        settings: radius, restarts, random-search budget, seed.
+        proxy: a separately trained model for the transfer check (a); skipped when None.
+        num_classes: C for check (c) (default: the model's output width).
+        checks: keys of the checks to run (default: all, in :data:`CHECK_KEYS` order).
+        meta: what was audited, copied into the report.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(6, 1, 2, 2), torch.zeros(6, dtype=torch.long)
+        >>> report = run_audit(model, x, y, AuditSettings(eps=8 / 255, restarts=1, samples=10),
+        ...                    checks=("zero-gradients", "white-vs-black-box", "fgsm-vs-pgd"))
+        >>> [(c.key, c.verdict) for c in report.checks][:2], report.passed
+        ([('zero-gradients', 'pass'), ('white-vs-black-box', 'skip')], True)
+    """
+    selected = CHECK_KEYS if checks is None else tuple(checks)
+    unknown = [k for k in selected if k not in CHECK_KEYS]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown audit check(s) {', '.join(unknown)}; valid: {', '.join(CHECK_KEYS)}"
+        )
+    x = as_float_images(x)
+    num_classes = num_classes or _num_classes(model, x)
+    probe = Probe(model, x, y, settings)
+    run: dict[str, Callable[[], CheckResult]] = {
+        "randomized-output": lambda: check_randomized_output(model, x),
+        "probability-output": lambda: check_probability_output(model, x),
+        "zero-gradients": lambda: check_zero_gradients(model, x, y, settings.batch_size),
+        "white-vs-black-box": lambda: check_white_vs_black(probe, proxy),
+        "random-search": lambda: check_random_search(probe),
+        "large-eps": lambda: check_large_eps(probe, num_classes),
+        "convergence": lambda: check_convergence(probe),
+        "fgsm-vs-pgd": lambda: check_fgsm_vs_pgd(probe),
+    }
+    results = [run[k]() for k in CHECK_KEYS if k in selected]
+    info = {
+        "n": len(x),
+        "clean_accuracy": probe.clean_accuracy,
+        "eps": f"{settings.eps * 255:.4g}/255",
+        "settings": {
+            "restarts": settings.restarts,
+            "init_std": settings.init_std,
+            "samples": settings.samples,
+            "seed": settings.seed,
+        },
+        **(meta or {}),
+    }
+    return AuditReport(results, info)
+
+
+__all__ = ["CHECK_KEYS", "run_audit"]

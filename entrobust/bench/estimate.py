@@ -1,0 +1,95 @@
+"""A rough GPU-hours estimate for a plan, counted in forward+backward image passes.
+
+Cost model (stated so it can be checked and recalibrated):
+
+* training one epoch costs ``n_train × passes`` with passes = 1 (standard), ``k + 2`` (PAT: k
+  attack steps + clean and adversarial losses), ``k + 3`` (TRADES: one more clean forward), K
+  (ADP with K members);
+* a white-box attack costs ``steps × restarts × n_test`` (the upper bound: early exit only
+  saves work), FGSM 1 × n_test, clean 0; a black-box row costs its crafting once per proxy;
+* passes are converted to seconds with :data:`THROUGHPUT`, fp32 images/s for one
+  forward+backward on one A100/H100-class GPU — our assumption, to be recalibrated with
+  ``benchmarks/gpu_check.sh`` on your hardware.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from entrobust.attacks import get_attack
+from entrobust.training import TrainConfig
+
+#: Forward+backward images per second on one A100/H100-class GPU, fp32 (assumed).
+THROUGHPUT = {
+    "resnet18": 8_000,
+    "wrn34-10": 900,
+    "cnn4": 150_000,
+    "tiny": 300_000,
+    "tiny-bn": 300_000,
+}
+
+#: Full training/test set sizes (used when a profile does not subset).
+DATASET_SIZES = {
+    "cifar10": (50_000, 10_000),
+    "cifar100": (50_000, 10_000),
+    "svhn": (73_257, 26_032),
+    "mnist": (60_000, 10_000),
+    "digits": (1_437, 360),
+}
+
+
+def training_passes(cfg: TrainConfig) -> float:
+    """Forward+backward image passes to train ``cfg``."""
+    n_train = cfg.train_size or DATASET_SIZES.get(cfg.dataset, (50_000, 10_000))[0]
+    trainer = cfg.defense_obj().trainer
+    per = {
+        "standard": 1,
+        "pat": cfg.at_steps + 2,
+        "trades": cfg.at_steps + 3,
+        "adp": cfg.adp_members,
+    }[trainer]
+    return cfg.epochs * n_train * per
+
+
+def attack_passes(attack_name: str, n_test: int, restarts: int) -> float:
+    """Upper bound on the passes of one attack over ``n_test`` images."""
+    atk = get_attack(attack_name)
+    steps = getattr(atk, "steps", 0)
+    if attack_name.startswith("fgsm"):
+        return n_test
+    return steps * (restarts if steps > 1 else 1) * n_test
+
+
+def estimate(configs: list[TrainConfig], cells: list[dict[str, Any]], restarts: int = 5) -> dict:
+    """GPU-hours for training and attacks (black-box crafting counted once per proxy).
+
+    Example:
+        >>> from entrobust.training import make_config
+        >>> cfg = make_config("cifar10", "pat", profile="paper")
+        >>> round(training_passes(cfg) / 1e6, 1)  # 120 epochs × 50k × (7 + 2)
+        54.0
+    """
+    seconds_train = sum(training_passes(c) / THROUGHPUT.get(c.arch, 8_000) for c in configs)
+    seconds_attack, crafted = 0.0, set()
+    by_hash = {c.hash: c for c in configs}
+    for cell in cells:
+        cfg = by_hash.get(cell["config_hash"])
+        arch = cfg.arch if cfg else cell["arch"]
+        n_test = (
+            cfg.test_size
+            if cfg and cfg.test_size
+            else DATASET_SIZES.get(cell["dataset"], (0, 10_000))[1]
+        )
+        key = (cell.get("proxy") or cell["config_hash"], cell["attack"])
+        if cell["mode"] == "black-box":
+            if key in crafted:
+                continue
+            crafted.add(key)
+        seconds_attack += attack_passes(cell["attack"], n_test, restarts) / THROUGHPUT.get(
+            arch, 8_000
+        )
+    return {
+        "train_gpu_hours": seconds_train / 3600,
+        "attack_gpu_hours": seconds_attack / 3600,
+        "total_gpu_hours": (seconds_train + seconds_attack) / 3600,
+    }

@@ -1,0 +1,159 @@
+"""``entrobust reproduce --table N``: rerun one table of the paper and compare with it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from entrobust.attacks import AttackOptions
+from entrobust.bench.estimate import THROUGHPUT, estimate
+from entrobust.bench.reproduce import (
+    ANALYSIS_TABLES,
+    comparison_markdown,
+    table5_markdown,
+    table_spec,
+)
+from entrobust.bench.runner import plan_bench, run_bench
+from entrobust.cli.argtypes import int_list, positive_int
+from entrobust.cli.train_cmd import add_data_options
+from entrobust.training import PROFILES, make_config, train
+
+#: The models each analysis table needs (CIFAR-10 ResNet18 in the paper).
+ANALYSIS_MODELS = {4: ("normal", "entm", "pat", "pat-entm"), 10: ("entm", "adp", "ls", "pat")}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce one table of the paper (1–13), side by side with it",
+        description="Grid tables run through `bench`; Tables 4 and 10 through `analyze`; "
+        "Table 5 compares the training settings.",
+    )
+    p.add_argument("--table", type=int, required=True, help="1–13")
+    p.add_argument("--profile", default="paper", help=f"one of: {', '.join(PROFILES.names())}")
+    p.add_argument(
+        "--seeds",
+        type=int_list,
+        default=(0,),
+        help="e.g. 0,1,2 (the paper trains 3 models per result)",
+    )
+    p.add_argument("--dataset", help="for Tables 4/10 and 11: run one dataset only")
+    p.add_argument("--restarts", type=positive_int, default=5)
+    p.add_argument("--out", help="results directory (default: results/tableN-PROFILE)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and a GPU-hours estimate")
+    add_data_options(p)
+    p.set_defaults(func=run)
+
+
+def _print_estimate(configs, cells, restarts: int) -> None:
+    est = estimate(configs, cells, restarts)
+    print(
+        f"  estimated GPU-hours: training {est['train_gpu_hours']:.1f} + attacks "
+        f"{est['attack_gpu_hours']:.1f} = {est['total_gpu_hours']:.1f}"
+    )
+    print(
+        "  (forward+backward image passes ÷ assumed fp32 throughput per arch on one "
+        f"A100/H100-class GPU: {THROUGHPUT}; attacks counted without early exit, "
+        "black-box crafting once per proxy; see entrobust/bench/estimate.py)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    n = args.table
+    if n == 5:
+        print(table5_markdown())
+        return 0
+    out = Path(args.out or f"results/table{n}-{args.profile}")
+    if n in ANALYSIS_TABLES:
+        return _analysis_table(n, args, out)
+    spec = table_spec(n)
+    datasets = [args.dataset] if args.dataset else spec.datasets
+    for dataset in datasets:
+        plan = plan_bench(
+            dataset,
+            spec.defenses,
+            seeds=args.seeds,
+            profile=args.profile,
+            rows=spec.rows,
+            data_dir=args.data_dir,
+            arch=spec.arch,
+            defense_overrides=spec.overrides.get(dataset),
+        )
+        if args.dry_run:
+            configs = [*plan.configs.values(), *plan.proxies.values()]
+            print(
+                f"Table {n} — {dataset} ({spec.arch}), profile {args.profile}, "
+                f"seeds {','.join(map(str, args.seeds))}"
+            )
+            print(
+                f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
+                f"{len({c.hash for c in plan.proxies.values()})} black-box proxies)"
+            )
+            for cfg in sorted({c.hash: c for c in configs}.values(), key=lambda c: c.run_name):
+                print(
+                    f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
+                    f"{cfg.lr}, milestones {list(cfg.milestones)}"
+                )
+            print(f"  attack rows: {len(spec.rows)} ({', '.join(r.label for r in spec.rows)})")
+            print(f"  cells: {len(plan.cells)}")
+            _print_estimate(configs, plan.cells, args.restarts)
+            continue
+        result = run_bench(
+            plan,
+            out_dir=out / dataset,
+            runs_dir=args.runs_dir,
+            data_dir=args.data_dir,
+            download=args.download,
+            device=args.device,
+            progress=not args.no_progress,
+            options=AttackOptions(restarts=args.restarts),
+        )
+        print(result.markdown)
+        print(comparison_markdown(n, dataset, result.table))
+    return 0
+
+
+def _analysis_table(n: int, args: argparse.Namespace, out: Path) -> int:
+    from entrobust.cli.main import main
+
+    dataset = args.dataset or "cifar10"
+    configs = [
+        make_config(dataset, d, profile=args.profile, seed=s, data_dir=args.data_dir)
+        for s in args.seeds
+        for d in ANALYSIS_MODELS[n]
+    ]
+    what = ANALYSIS_TABLES[n]
+    print(
+        f"Table {n} → `entrobust analyze {what}` on {dataset}: "
+        f"{', '.join(c.defense for c in configs)} (profile {args.profile})"
+    )
+    if args.dry_run:
+        for cfg in configs:
+            print(f"    {cfg.run_name}: {cfg.epochs} epochs")
+        _print_estimate(configs, [], args.restarts)
+        return 0
+    runs = [
+        train(
+            c,
+            runs_dir=args.runs_dir,
+            data_dir=args.data_dir,
+            download=args.download,
+            device=args.device,
+            progress=not args.no_progress,
+        ).run_dir
+        for c in configs
+    ]
+    return main(
+        [
+            "analyze",
+            what,
+            "--runs",
+            ",".join(map(str, runs)),
+            "--out",
+            str(out),
+            "--data-dir",
+            args.data_dir,
+            "--device",
+            args.device,
+        ]
+    )
