@@ -151,19 +151,19 @@ def test_restarts_never_lower_success(trained_normal, digits):
 
 @pytest.fixture(scope="module")
 def trained_normal(tmp_path_factory):
-    cfg = make_config("digits", "normal", profile="quick", epochs=15, train_size=600,
-                      test_size=120)
+    cfg = make_config("digits", "normal", profile="quick", epochs=15, train_size=600, test_size=120)
     torch.manual_seed(0)
-    return train(cfg, runs_dir=tmp_path_factory.mktemp("runs"), progress=False,
-                 device="cpu").model
+    return train(cfg, runs_dir=tmp_path_factory.mktemp("runs"), progress=False, device="cpu").model
 
 
 def test_strength_ordering_on_undefended_model(trained_normal, digits):
     _, x, y = digits
     clean = accuracy(trained_normal, x, y)
     torch.manual_seed(0)
-    accs = {n: robust_accuracy(trained_normal, get_attack(n), x, y)
-            for n in ("fgsm16", "pgd10-16", "pgd40-16", "pgd40-64")}
+    accs = {
+        n: robust_accuracy(trained_normal, get_attack(n), x, y)
+        for n in ("fgsm16", "pgd10-16", "pgd40-16", "pgd40-64")
+    }
     print({"clean": clean, **accs})
     assert clean >= 0.85
     assert accs["fgsm16"] >= accs["pgd10-16"] >= accs["pgd40-16"]
@@ -175,7 +175,8 @@ def test_adaptive_is_at_least_as_strong_as_plain_ce(trained_normal, digits):
     plain = PGDAttack(8 / 255, 5, init="none")
     adaptive = AdaptiveSmoothedPGD(8 / 255, 5, gammas=(0.0, 0.5, 1.0), init="none")
     assert robust_accuracy(trained_normal, adaptive, x, y) <= robust_accuracy(
-        trained_normal, plain, x, y)
+        trained_normal, plain, x, y
+    )
 
 
 def test_smoothed_label_with_gamma_zero_is_pgd_on_ce(trained_normal, digits):
@@ -188,8 +189,9 @@ def test_smoothed_label_with_gamma_zero_is_pgd_on_ce(trained_normal, digits):
 def test_random_search_breaks_a_weak_model_and_report_counts(trained_normal, digits):
     _, x, y = digits
     torch.manual_seed(0)
-    report = random_search_report(trained_normal, x, y, get_attack("pgd10-4"),
-                                  RandomSearch(32 / 255, n_samples=200, chunk=50))
+    report = random_search_report(
+        trained_normal, x, y, get_attack("pgd10-4"), RandomSearch(32 / 255, n_samples=200, chunk=50)
+    )
     assert report.n == len(x)
     assert 0 < report.pgd_survivors <= len(x)
     assert 0 <= report.random_breaks <= report.pgd_survivors

@@ -24,8 +24,9 @@ ATTACKS = ["clean", "fgsm16", "pgd3-16", "cw3-16", "bb:pgd3-16"]
 
 
 def _plan(defenses=("normal", "pat", "adp")):
-    return plan_bench("digits", list(defenses), profile="ci", rows=rows_from_names(ATTACKS),
-                      overrides=SMALL)
+    return plan_bench(
+        "digits", list(defenses), profile="ci", rows=rows_from_names(ATTACKS), overrides=SMALL
+    )
 
 
 def test_default_rows_are_the_papers():
@@ -56,8 +57,13 @@ def test_plan_rejects_bad_names_before_work():
 
 def test_bench_runs_and_rerun_does_nothing(tmp_path, monkeypatch):
     plan = _plan(("normal", "pat"))
-    kw = dict(out_dir=tmp_path / "out", runs_dir=tmp_path / "runs", progress=False,
-              device="cpu", options=AttackOptions(restarts=1))
+    kw = dict(
+        out_dir=tmp_path / "out",
+        runs_dir=tmp_path / "runs",
+        progress=False,
+        device="cpu",
+        options=AttackOptions(restarts=1),
+    )
     first = run_bench(plan, **kw)
     rows = ResultsFile(first.results_path).rows
     assert len(rows) == len(plan.cells) == 10
@@ -75,34 +81,57 @@ def test_bench_runs_and_rerun_does_nothing(tmp_path, monkeypatch):
 
 def test_shards_merge_to_the_unsharded_table(tmp_path):
     plan = _plan(("normal", "pat"))
-    kw = dict(runs_dir=tmp_path / "runs", progress=False, device="cpu",
-              options=AttackOptions(restarts=1))
+    kw = dict(
+        runs_dir=tmp_path / "runs", progress=False, device="cpu", options=AttackOptions(restarts=1)
+    )
     whole = run_bench(plan, out_dir=tmp_path / "whole", **kw)
     for i in range(2):
         run_bench(plan, out_dir=tmp_path / "sharded", shard=Shard(i, 2), **kw)
     a = ResultsFile(tmp_path / "sharded" / "results-shard0of2.csv").rows
     b = ResultsFile(tmp_path / "sharded" / "results-shard1of2.csv").rows
-    assert len(a) + len(b) == len(plan.cells) and not ({tuple(r.values()) for r in a}
-                                                       & {tuple(r.values()) for r in b})
+    assert len(a) + len(b) == len(plan.cells) and not (
+        {tuple(r.values()) for r in a} & {tuple(r.values()) for r in b}
+    )
     merged = merge_shards(plan, tmp_path / "sharded")
     assert merged.markdown == whole.markdown
     assert (tmp_path / "sharded" / "results.csv").read_text() == whole.results_path.read_text()
 
 
 def test_sigkill_mid_grid_then_rerun_equals_uninterrupted(tmp_path):
-    base = [sys.executable, "-m", "entrobust", "bench", "--dataset", "digits", "--defenses",
-            "normal,pat", "--attacks", ",".join(ATTACKS), "--profile", "ci", "--restarts", "2",
-            "--no-progress", "--device", "cpu"]
+    base = [
+        sys.executable,
+        "-m",
+        "entrobust",
+        "bench",
+        "--dataset",
+        "digits",
+        "--defenses",
+        "normal,pat",
+        "--attacks",
+        ",".join(ATTACKS),
+        "--profile",
+        "ci",
+        "--restarts",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     args = [*base, "--runs-dir", str(tmp_path / "runs")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # Uninterrupted reference (own runs dir too, so nothing is shared).
-    ref = subprocess.run([*base, "--runs-dir", str(tmp_path / "ref-runs"), "--out",
-                          str(tmp_path / "ref")], env=env, capture_output=True, text=True,
-                         timeout=300)
+    ref = subprocess.run(
+        [*base, "--runs-dir", str(tmp_path / "ref-runs"), "--out", str(tmp_path / "ref")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ref.returncode == 0, ref.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     results = out / "results.csv"
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -113,8 +142,9 @@ def test_sigkill_mid_grid_then_rerun_equals_uninterrupted(tmp_path):
     proc.wait()
     partial = results.read_text().splitlines()
     assert 4 <= len(partial) < 11, "the kill must land mid-grid"
-    rerun = subprocess.run([*args, "--out", str(out)], env=env, capture_output=True, text=True,
-                           timeout=300)
+    rerun = subprocess.run(
+        [*args, "--out", str(out)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert results.read_text() == (tmp_path / "ref" / "results.csv").read_text()
 
@@ -136,8 +166,12 @@ def test_table_markup_bold_and_italics():
 
 
 def test_bold_needs_better_than_chance():
-    t = build_table([dict(mode=WHITE, attack="pgd40-8", defense="normal", accuracy="0.05")],
-                    [Row(WHITE, "pgd40-8")], ["normal"], num_classes=10)
+    t = build_table(
+        [dict(mode=WHITE, attack="pgd40-8", defense="normal", accuracy="0.05")],
+        [Row(WHITE, "pgd40-8")],
+        ["normal"],
+        num_classes=10,
+    )
     assert not t.cell(Row(WHITE, "pgd40-8"), "normal").bold
 
 
@@ -150,10 +184,31 @@ def test_shard_parse_errors():
 
 def test_bench_cli_prints_table(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "entrobust", "bench", "--dataset", "digits", "--defenses",
-         "normal", "--attacks", "clean,fgsm16", "--profile", "ci", "--runs-dir",
-         str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--no-progress", "--device", "cpu"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "entrobust",
+            "bench",
+            "--dataset",
+            "digits",
+            "--defenses",
+            "normal",
+            "--attacks",
+            "clean,fgsm16",
+            "--profile",
+            "ci",
+            "--runs-dir",
+            str(tmp_path / "r"),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "| white-box | fgsm16 |" in res.stdout
     assert Path(tmp_path / "o" / "results.csv").is_file()

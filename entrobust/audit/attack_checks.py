@@ -39,8 +39,9 @@ def check_white_vs_black(probe: Probe, proxy: nn.Module | None) -> CheckResult:
     title = "(a) white-box accuracy ≤ black-box (transfer) accuracy"
     rule = f"fail if white-box accuracy > black-box accuracy + {100 * WHITE_BOX_SLACK:g} points"
     if proxy is None:
-        return CheckResult("white-vs-black-box", title, "skip", "no proxy model given (--proxy)",
-                           rule=rule)
+        return CheckResult(
+            "white-vs-black-box", title, "skip", "no proxy model given (--proxy)", rule=rule
+        )
     white = probe.accuracy(probe.pgd(PGD_STEPS))
     transfer = TransferAttack(proxy, probe.pgd_attack(PGD_STEPS))
     black = probe.accuracy(probe.run(f"transfer-pgd{PGD_STEPS}", transfer))
@@ -74,8 +75,12 @@ def check_random_search(probe: Probe) -> CheckResult:
         f"{breaks} of {n} PGD{PGD_STEPS} survivors broken by {probe.settings.samples} random "
         f"corners of the ε = {_k(probe)} ball ({100 * rate:.1f}%)"
         + ("; gradient-free search beats PGD: masking" if bad else ""),
-        {"pgd_survivors": n, "random_breaks": breaks, "break_rate": rate,
-         "samples": probe.settings.samples},
+        {
+            "pgd_survivors": n,
+            "random_breaks": breaks,
+            "break_rate": rate,
+            "samples": probe.settings.samples,
+        },
         f"fail if more than {100 * RANDOM_SEARCH_MAX_BREAK_RATE:g}% of survivors are broken",
     )
 
@@ -106,7 +111,9 @@ def check_convergence(probe: Probe) -> CheckResult:
     accs = {n: probe.accuracy(probe.pgd(n)) for n in CONVERGENCE_STEPS}
     steps = list(accs)
     rises = [
-        (a, b) for i, a in enumerate(steps) for b in steps[i + 1 :]
+        (a, b)
+        for i, a in enumerate(steps)
+        for b in steps[i + 1 :]
         if accs[b] > accs[a] + CONVERGENCE_MAX_RISE
     ]
     drop = accs[steps[-2]] - accs[steps[-1]]
@@ -114,7 +121,9 @@ def check_convergence(probe: Probe) -> CheckResult:
     if rises:
         problems.append(f"more steps raise accuracy (PGD{rises[0][0]} → PGD{rises[0][1]})")
     if drop > CONVERGENCE_MAX_DROP:
-        problems.append(f"PGD{steps[-2]} → PGD{steps[-1]} still lowers accuracy by {100 * drop:.1f} points")
+        problems.append(
+            f"PGD{steps[-2]} → PGD{steps[-1]} still lowers accuracy by {100 * drop:.1f} points"
+        )
     shown = " → ".join(f"PGD{n} {_pct(a)}" for n, a in accs.items())
     return CheckResult(
         "convergence",

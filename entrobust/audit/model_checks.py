@@ -75,9 +75,17 @@ def check_probability_output(model: nn.Module, x: Tensor) -> CheckResult:
         "fail" if looks else "pass",
         f"outputs in [{out.min().item():.3g}, {out.max().item():.3g}], "
         f"max |row sum − 1| = {rows_sum:.3g}"
-        + ("; the outputs are probabilities: remove the softmax before attacking" if looks else note),
-        {"min": out.min().item(), "max": out.max().item(), "max_row_sum_error": rows_sum,
-         "log_probabilities": log_probs},
+        + (
+            "; the outputs are probabilities: remove the softmax before attacking"
+            if looks
+            else note
+        ),
+        {
+            "min": out.min().item(),
+            "max": out.max().item(),
+            "max_row_sum_error": rows_sum,
+            "log_probabilities": log_probs,
+        },
         f"fail if all outputs lie in [0, 1] and every row sums to 1 (± {tol:g})",
     )
 
@@ -101,7 +109,9 @@ def input_gradients(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 25
     return torch.cat(grads).cpu() if grads else x.new_zeros(x.shape)
 
 
-def check_zero_gradients(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256) -> CheckResult:
+def check_zero_gradients(
+    model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256
+) -> CheckResult:
     """Fail when too many examples have an all-zero input gradient (shattered gradients).
 
     Example:

@@ -46,9 +46,7 @@ class Probe:
         True
     """
 
-    def __init__(
-        self, model: nn.Module, x: Tensor, y: Tensor, settings: AuditSettings
-    ) -> None:
+    def __init__(self, model: nn.Module, x: Tensor, y: Tensor, settings: AuditSettings) -> None:
         self.model, self.settings = model, settings
         self.x, self.y = as_float_images(x), y.cpu()
         self.clean_ok = self.correct(self.x)
@@ -68,24 +66,36 @@ class Probe:
         """Robust accuracy (fraction) of ``x_adv``."""
         return self.robust(x_adv).float().mean().item() if len(self.y) else float("nan")
 
-    def run(self, key: str, attack: Attack, x: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+    def run(
+        self, key: str, attack: Attack, x: Tensor | None = None, y: Tensor | None = None
+    ) -> Tensor:
         """``attack`` on ``(x, y)`` (default: all points), seeded, cached under ``key``."""
         if key not in self._cache:
             device = model_device(self.model)
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(self.settings.seed)
                 self._cache[key] = run_attack(
-                    attack, self.model, self.x if x is None else x, self.y if y is None else y,
+                    attack,
+                    self.model,
+                    self.x if x is None else x,
+                    self.y if y is None else y,
                     self.settings.batch_size,
                 )
         return self._cache[key]
 
-    def pgd_attack(self, steps: int, eps: float | None = None, step_size: float | None = None) -> PGDAttack:
+    def pgd_attack(
+        self, steps: int, eps: float | None = None, step_size: float | None = None
+    ) -> PGDAttack:
         """PGD on CE with the audit's start rule; default radius the audited ε, step ε/10."""
         s = self.settings
         eps = s.eps if eps is None else eps
         return PGDAttack(
-            eps, steps, step_size, restarts=s.restarts, init="normal", init_std=s.init_std,
+            eps,
+            steps,
+            step_size,
+            restarts=s.restarts,
+            init="normal",
+            init_std=s.init_std,
             name=f"pgd{steps}-{eps * 255:.4g}",
         )
 

@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrobust.cli import attack_cmd, bench_cmd, list_cmd, reproduce_cmd, train_cmd
+from entrobust.cli import (
+    analyze_cmd,
+    attack_cmd,
+    audit_cmd,
+    bench_cmd,
+    list_cmd,
+    reproduce_cmd,
+    train_cmd,
+)
 from entrobust.errors import EntrobustError
 
 
@@ -25,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
         "under strong attacks.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (train_cmd, attack_cmd, bench_cmd, reproduce_cmd, list_cmd):
+    for module in (
+        train_cmd,
+        attack_cmd,
+        bench_cmd,
+        reproduce_cmd,
+        analyze_cmd,
+        audit_cmd,
+        list_cmd,
+    ):
         module.register(sub)
     return parser
 
