@@ -31,6 +31,7 @@ from entrobust.defenses import DEFENSES
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import predict, robust_accuracy
 from entrobust.training import TrainConfig, TrainedRun, make_config, train
+from entrobust.training.runner import Runtime
 
 PROXY_SEED_OFFSET = 1000
 
@@ -180,6 +181,7 @@ def run_bench(
     shard: Shard | None = None,
     batch_size: int = 256,
     options: AttackOptions | None = None,
+    runtime: Runtime | None = None,
 ) -> BenchResult:
     """Execute ``plan``; resumable at cell granularity; returns the table."""
     out_dir = Path(out_dir)
@@ -212,6 +214,7 @@ def run_bench(
                 download=download,
                 device=device,
                 progress=progress,
+                runtime=runtime,
             )
         return models[cfg.hash]
 

@@ -9,7 +9,7 @@ from entrobust.attacks import AttackOptions
 from entrobust.bench.grid import rows_from_names
 from entrobust.bench.runner import Shard, merge_shards, plan_bench, run_bench
 from entrobust.cli.argtypes import int_list, name_list, positive_int
-from entrobust.cli.train_cmd import add_data_options
+from entrobust.cli.train_cmd import add_data_options, add_runtime_options, runtime_from_args
 from entrobust.training import PROFILES
 
 
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--merge", action="store_true", help="merge OUT/results-shard*.csv and report")
     p.add_argument("--batch-size", type=positive_int, default=256, help="attack batch size")
     add_data_options(p)
+    add_runtime_options(p)
     p.set_defaults(func=run)
 
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             shard=args.shard,
             batch_size=args.batch_size,
             options=AttackOptions(restarts=args.restarts),
+            runtime=runtime_from_args(args),
         )
     print(result.markdown)
     print(f"results: {result.results_path}  tables: {out}/table.md .csv .tex")

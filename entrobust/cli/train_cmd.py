@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from entrobust.cli.argtypes import fraction, int_list, positive_int
 from entrobust.defenses import list_defenses
 from entrobust.training import PROFILES, make_config, train
+from entrobust.training.runner import Runtime
 
 #: CLI option → TrainConfig field, for every hyperparameter override.
 OVERRIDES = {
@@ -31,6 +33,7 @@ OVERRIDES = {
     "adp_alpha": "adp_alpha",
     "adp_beta": "adp_beta",
     "train_size": "train_size",
+    "precision": "precision",
     "test_size": "test_size",
     "data_seed": "data_seed",
 }
@@ -74,6 +77,22 @@ def add_train_overrides(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-size", type=positive_int, help="stratified training subset")
     g.add_argument("--test-size", type=positive_int, help="stratified test subset")
     g.add_argument("--data-seed", type=int, help="seed of the subsets")
+    g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast for training")
+
+
+def add_runtime_options(p: argparse.ArgumentParser) -> None:
+    """Speed options that do not change what is computed (not part of the config hash)."""
+    g = p.add_argument_group("runtime (GPU speed; results unchanged)")
+    g.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    g.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning")
+    g.add_argument("--compile", action="store_true", help="torch.compile the training model")
+
+
+def runtime_from_args(args: argparse.Namespace) -> Runtime:
+    """The :class:`Runtime` an argparse namespace asks for."""
+    return Runtime(
+        channels_last=args.channels_last, cudnn_benchmark=args.cudnn_benchmark, compile=args.compile
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_data_options(p)
     add_train_overrides(p)
+    add_runtime_options(p)
     p.set_defaults(func=run)
 
 
@@ -110,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
         download=args.download,
         device=args.device,
         progress=not args.no_progress,
+        runtime=runtime_from_args(args),
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports
     m = result.metrics
     how = "cached run, not retrained" if result.cached else f"trained in {m['train_seconds']:.1f} s"
     print(

@@ -13,6 +13,9 @@ from entrobust.errors import InvalidValueError
 from entrobust.models import list_models
 from entrobust.training.profiles import resolve_schedule
 
+#: Training arithmetic: fp32, or bf16 autocast (forward passes, including the inner attack).
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -48,6 +51,7 @@ class TrainConfig:
     test_size: int | None
     data_seed: int
     augment: bool
+    precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -168,6 +172,10 @@ def validate(config: TrainConfig) -> None:
         raise InvalidValueError(f"learning rate must be > 0, got {config.lr:g}")
     if not 0.0 <= config.alpha <= 1.0:
         raise InvalidValueError(f"PAT α must lie in [0, 1], got {config.alpha:g}")
+    if config.precision not in PRECISIONS:
+        raise InvalidValueError(
+            f"unknown precision {config.precision!r}; valid: {', '.join(PRECISIONS)}"
+        )
     if config.adp_members < 2:
         raise InvalidValueError("ADP needs at least 2 ensemble members")
     if any(m < 1 for m in config.milestones):

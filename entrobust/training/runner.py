@@ -34,10 +34,26 @@ from entrobust.data import DatasetSpec, augment_batch, load_dataset
 from entrobust.device import resolve_device
 from entrobust.errors import CheckpointError, EntrobustError, TrainingDivergedError
 from entrobust.evaluation import accuracy, as_float_images
+from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to run, not what to compute: none of these enters the config hash.
+
+    Attributes:
+        channels_last: NHWC memory format for convolutions (faster on tensor-core GPUs).
+        cudnn_benchmark: let cuDNN pick the fastest kernels (not bit-deterministic).
+        compile: ``torch.compile`` the model used for training steps.
+    """
+
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
+    compile: bool = False
 
 
 @dataclass
@@ -123,6 +139,7 @@ def train(
     device: str = "auto",
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    runtime: Runtime | None = None,
 ) -> TrainedRun:
     """Train ``config`` (or return the cached finished run); resumes from its checkpoint.
 
@@ -134,6 +151,8 @@ def train(
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         progress: show a tqdm bar (loss, last test accuracy).
         on_epoch_end: called as ``(epoch, record)`` after each epoch's checkpoint is written.
+        runtime: speed options that do not change the maths (channels_last, cudnn.benchmark,
+            torch.compile); see :class:`Runtime`.
 
     Example:
         >>> import tempfile
@@ -143,12 +162,16 @@ def train(
         >>> run.metrics["status"], run.model.training
         ('complete', False)
     """
+    runtime = runtime or Runtime()
     run_dir = run_dir_for(config, runs_dir)
     dev = resolve_device(device)
+    ctx = distributed.setup(dev)
+    dev = distributed.device_for(ctx, dev)
     if is_complete(run_dir):
         return load_run(run_dir, dev)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", config.to_dict())
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", config.to_dict())
 
     data = load_dataset(
         config.dataset,
@@ -161,6 +184,8 @@ def train(
     spec = data.spec
     torch.manual_seed(config.seed)
     model = build_model(config, spec).to(dev)
+    if runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     defense = config.defense_obj()
     optimizer = torch.optim.SGD(
         model.parameters(),
@@ -171,34 +196,47 @@ def train(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=config.lr_decay
     )
-    data_rng = torch.Generator().manual_seed(config.seed)
+    data_rng = torch.Generator().manual_seed(config.seed + ctx.rank)
     state = {"epoch": 0, "history": [], "seconds": 0.0}
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
         state = _resume(ckpt_path, config, model, optimizer, scheduler, data_rng)
 
+    trained = distributed.wrap(model, ctx, dev)
+    if runtime.compile:
+        trained = torch.compile(trained)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = runtime.cudnn_benchmark
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    batch = distributed.local_batch_size(config.batch_size, ctx)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     bar = tqdm(
         total=config.epochs * steps_per_epoch,
         initial=state["epoch"] * steps_per_epoch,
         desc=f"train {config.dataset}/{config.defense} s{config.seed}",
-        disable=not progress,
+        disable=not (progress and ctx.is_main),
         unit="batch",
         dynamic_ncols=True,
     )
     with bar:
         for epoch in range(state["epoch"], config.epochs):
             t0 = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(x_train), generator=data_rng).to(dev)
+            trained.train()
+            if ctx.active:
+                order = distributed.epoch_indices(len(x_train), epoch, config.seed, ctx).to(dev)
+            else:
+                order = torch.randperm(len(x_train), generator=data_rng).to(dev)
             total, count = 0.0, 0
             for b in range(steps_per_epoch):
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+                idx = order[b * batch : (b + 1) * batch]
                 x = as_float_images(x_train[idx])
                 if config.augment:
                     x = augment_batch(x, spec.augment, spec.crop_padding, data_rng)
-                loss = defense.step(model, x, y_train[idx])
+                if runtime.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast:
+                    loss = defense.step(trained, x, y_train[idx])
                 value = loss.item()
                 if not math.isfinite(value):
                     raise TrainingDivergedError(
@@ -225,14 +263,19 @@ def train(
             bar.set_postfix(
                 epoch=epoch + 1, loss=f"{record['train_loss']:.4f}", test_acc=f"{test_acc:.3f}"
             )
-            save_torch(
-                ckpt_path,
-                _checkpoint(epoch + 1, state, config, model, optimizer, scheduler, data_rng),
-            )
+            if ctx.is_main:
+                save_torch(
+                    ckpt_path,
+                    _checkpoint(epoch + 1, state, config, model, optimizer, scheduler, data_rng),
+                )
+            ctx.barrier()
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
 
     model.eval()
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 writes the results
+        return load_run(run_dir, dev)
     save_torch(
         run_dir / "final.pt",
         {"model": model.state_dict(), "config": config.to_dict(), "spec": spec_to_dict(spec)},
@@ -248,6 +291,7 @@ def train(
     }
     write_json(run_dir / "metrics.json", metrics)
     ckpt_path.unlink(missing_ok=True)
+    ctx.barrier()
     return TrainedRun(run_dir, config, model, metrics)
 
 
