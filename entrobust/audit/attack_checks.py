@@ -37,7 +37,7 @@ def _pct(a: float) -> str:
 def check_white_vs_black(probe: Probe, proxy: nn.Module | None) -> CheckResult:
     """(a) White-box PGD must not do worse than the same PGD transferred from a proxy."""
     title = "(a) white-box accuracy ≤ black-box (transfer) accuracy"
-    rule = f"fail if white-box accuracy > black-box accuracy + {100 * WHITE_BOX_SLACK:g} points"
+    rule = f"fail if white-box accuracy > black-box accuracy + {100 * WHITE_BOX_SLACK:g} pp"
     if proxy is None:
         return CheckResult(
             "white-vs-black-box", title, "skip", "no proxy model given (--proxy)", rule=rule
@@ -102,7 +102,7 @@ def check_large_eps(probe: Probe, num_classes: int) -> CheckResult:
         f"PGD{LARGE_EPS_STEPS}: {shown} (bound {_pct(bound)})"
         + ("; unbounded attacks should always succeed: masking" if bad else ""),
         {**{f"accuracy_eps_{k}": a for k, a in accs.items()}, "bound": bound},
-        f"fail if any accuracy > 1/C + {100 * LARGE_EPS_SLACK:g} points (C = {num_classes})",
+        f"fail if any accuracy > 1/C + {100 * LARGE_EPS_SLACK:g} pp (C = {num_classes})",
     )
 
 
@@ -122,7 +122,7 @@ def check_convergence(probe: Probe) -> CheckResult:
         problems.append(f"more steps raise accuracy (PGD{rises[0][0]} → PGD{rises[0][1]})")
     if drop > CONVERGENCE_MAX_DROP:
         problems.append(
-            f"PGD{steps[-2]} → PGD{steps[-1]} still lowers accuracy by {100 * drop:.1f} points"
+            f"PGD{steps[-2]} → PGD{steps[-1]} still lowers accuracy by {100 * drop:.1f} pp"
         )
     shown = " → ".join(f"PGD{n} {_pct(a)}" for n, a in accs.items())
     return CheckResult(
@@ -132,7 +132,7 @@ def check_convergence(probe: Probe) -> CheckResult:
         f"ε = {_k(probe)}, step ε/10: {shown}" + (f"; {'; '.join(problems)}" if problems else ""),
         {**{f"accuracy_pgd{n}": a for n, a in accs.items()}, "last_drop": drop},
         f"fail if PGD{steps[-2]} → PGD{steps[-1]} drops by > {100 * CONVERGENCE_MAX_DROP:g} "
-        f"points or more steps raise accuracy by > {100 * CONVERGENCE_MAX_RISE:g} points",
+        f"pp or more steps raise accuracy by > {100 * CONVERGENCE_MAX_RISE:g} pp",
     )
 
 
@@ -148,7 +148,7 @@ def check_fgsm_vs_pgd(probe: Probe) -> CheckResult:
         f"ε = {_k(probe)}: FGSM {_pct(f)}, PGD{PGD_STEPS} {_pct(p)}"
         + ("; one step beats many: the iterative attack gets stuck (masking)" if bad else ""),
         {"fgsm_accuracy": f, "pgd_accuracy": p},
-        f"fail if FGSM accuracy < PGD accuracy − {100 * FGSM_SLACK:g} points",
+        f"fail if FGSM accuracy < PGD accuracy − {100 * FGSM_SLACK:g} pp",
     )
 
 

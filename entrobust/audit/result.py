@@ -86,7 +86,7 @@ class AuditReport:
         head.append("")
         verdict = "PASS" if self.passed else f"FAIL ({', '.join(self.failed)})"
         head += [f"**Overall: {verdict}**", "", "| check | verdict | evidence |", "|---|---|---|"]
-        rows = [f"| {c.title} | **{c.verdict}** | {c.message} |" for c in self.checks]
+        rows = [f"| {_cell(c.title)} | **{c.verdict}** | {_cell(c.message)} |" for c in self.checks]
         details = ["", "## Checks", ""]
         for c in self.checks:
             details += [f"### {c.key}: {c.verdict}", "", c.title + ".", ""]
@@ -96,12 +96,20 @@ class AuditReport:
             details += [f"* `{k}` = {_fmt(v)}" for k, v in c.evidence.items()]
             details.append("")
         refs = [
+            "Accuracies are robust accuracies (correct both clean and attacked) on the audited "
+            "test points; pp = percentage points.",
+            "",
             "References: Athalye, Carlini & Wagner, *Obfuscated gradients give a false sense of "
             "security* (ICML 2018); Carlini et al., *On evaluating adversarial robustness* "
             "(2019); Croce & Hein, AutoAttack `checks.py` (2020).",
             "",
         ]
         return "\n".join([*head, *rows, *details, *refs])
+
+
+def _cell(text: str) -> str:
+    """Escape a Markdown table cell (``|`` would split it)."""
+    return text.replace("|", "\\|")
 
 
 def _fmt(value: Any) -> str:

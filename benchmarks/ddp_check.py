@@ -1,0 +1,111 @@
+"""Multi-process training through torchrun on CPU (gloo): 2 processes vs 1, and resume.
+
+This is how several GPUs are used (``--nproc_per_node=N`` with CUDA picks NCCL and one GPU per
+process). Checks: the 2-process run finishes, its clean accuracy matches the 1-process run
+within ``--tolerance`` points, and a 2-process run killed after its first checkpoint resumes::
+
+    python benchmarks/ddp_check.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from timing import save
+
+TORCHRUN = [
+    sys.executable,
+    "-m",
+    "torch.distributed.run",
+    "--nproc_per_node",
+    "2",
+    "--master_port",
+    "29517",
+]
+
+
+def train_cmd(runs: Path, extra: list[str]) -> list[str]:
+    return [
+        "-m",
+        "entrobust",
+        "train",
+        "--dataset",
+        "digits",
+        "--defense",
+        "pat",
+        "--profile",
+        "quick",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--runs-dir",
+        str(runs),
+        *extra,
+    ]
+
+
+def metrics(runs: Path) -> dict:
+    (run_dir,) = runs.iterdir()
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", default="10")
+    p.add_argument("--tolerance", type=float, default=3.0)
+    args = p.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    work = Path(tempfile.mkdtemp())
+    extra = ["--epochs", args.epochs, "--milestones", ""]
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, *train_cmd(work / "one", extra)], env=env, check=True)
+    one_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run([*TORCHRUN, *train_cmd(work / "two", extra)], env=env, check=True)
+    two_s = time.perf_counter() - t0
+    acc1, acc2 = (100 * metrics(work / d)["clean_accuracy"] for d in ("one", "two"))
+    print(
+        f"1 process: {acc1:.2f}% in {one_s:.1f} s; 2 processes (gloo): {acc2:.2f}% in {two_s:.1f} s"
+    )
+
+    # Kill a 2-process run after its first checkpoint, rerun: it must resume and finish.
+    runs = work / "killed"
+    proc = subprocess.Popen([*TORCHRUN, *train_cmd(runs, extra)], env=env, start_new_session=True)
+    while not list(runs.glob("*/checkpoint.pt")) and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (ckpt,) = runs.glob("*/checkpoint.pt")
+    subprocess.run([*TORCHRUN, *train_cmd(runs, extra)], env=env, check=True)
+    hist = metrics(runs)["history"]
+    resumed = [h["epoch"] for h in hist] == list(range(1, int(args.epochs) + 1))
+    print(
+        f"killed after checkpoint {ckpt.name}; resumed run has epochs "
+        f"{[h['epoch'] for h in hist]}: {'ok' if resumed else 'BROKEN'}"
+    )
+    ok = abs(acc1 - acc2) <= args.tolerance and resumed
+    save(
+        "ddp_check",
+        {
+            "one_process": {"accuracy": acc1, "seconds": one_s},
+            "two_processes_gloo": {"accuracy": acc2, "seconds": two_s},
+            "tolerance_points": args.tolerance,
+            "resume_after_kill": resumed,
+            "ok": ok,
+        },
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
