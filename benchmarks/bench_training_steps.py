@@ -138,7 +138,7 @@ def main() -> None:
     for precision in args.precision.split(","):
         ctx = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
-        def run(fn):
+        def run(fn, ctx=ctx):
             def call():
                 with ctx:
                     fn(model, x, y, opt)
