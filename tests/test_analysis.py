@@ -304,6 +304,13 @@ def test_analyze_surface_cli(runs, tmp_path):
     )
     table = pd.read_csv(tmp_path / "surface.csv")
     assert len(table) == 2 * 25 and set(table["index"]) == {0, 3}
+    # the surface is taken around the [0, 1] image (the CLI reads uint8 test images)
+    d = load_dataset("digits", train_size=800, test_size=150, seed=0)
+    x, y = to_float(d.x_test[3:4]), d.y_test[3:4]
+    centre = table[(table["index"] == 3) & (table["eps1"] == 0) & (table["eps2"] == 0)]
+    loss = torch.nn.functional.cross_entropy(runs["pat"].model(x), y).item()
+    assert centre["loss"].item() == pytest.approx(loss, rel=1e-5)
+    assert table[table["index"] == 3].groupby("eps2")["loss"].nunique().min() > 1  # varies along d₁
     assert (tmp_path / "surface_pat_0.png").is_file() and (tmp_path / "surface_pat_3.png").is_file()
 
 

@@ -244,3 +244,16 @@ def test_pgd_matches_manual_loop(trained_normal, digits):
         x_ref = torch.min(torch.max(x_ref.detach() + step * g.sign(), x - eps), x + eps).clamp(0, 1)
     ours = PGDAttack(eps, 5, init="none")(trained_normal, x, y)
     torch.testing.assert_close(ours, x_ref)
+
+
+def test_torchattacks_objects_work_through_our_evaluation(trained_normal, digits):
+    import torchattacks
+
+    _, x, y = digits
+    ta = torchattacks.PGD(
+        trained_normal, eps=16 / 255, alpha=1.6 / 255, steps=5, random_start=False
+    )
+    ours = PGDAttack(16 / 255, 5, init="none")
+    assert robust_accuracy(trained_normal, ta, x, y) == pytest.approx(
+        robust_accuracy(trained_normal, ours, x, y), abs=1 / len(x)
+    )

@@ -142,3 +142,32 @@ def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "pat-entm" in out and "digits" in out and "wrn34-10" in out
+
+
+@pytest.mark.parametrize(
+    ("attacks", "needle"),
+    [("pgd10-800", "ε = 800/255 > 1"), ("pgd-ten", "valid forms"), ("fgsm8,bogus", "bogus")],
+)
+def test_attack_command_rejects_bad_attack_names(attacks, needle, capsys, tmp_path):
+    cfg = make_config("digits", "normal", profile="ci", epochs=1, train_size=60, test_size=30)
+    from entrobust.training import train
+
+    run = train(cfg, runs_dir=tmp_path, progress=False, device="cpu")
+    code = main(["attack", "--run", str(run.run_dir), "--attacks", attacks])
+    assert code == 2
+    assert needle in _one_error_line(capsys.readouterr().err)
+    assert not (run.run_dir / "attacks.json").exists()
+
+
+def test_attack_command_prints_and_saves(capsys, tmp_path):
+    from entrobust.training import train
+
+    cfg = make_config("digits", "normal", profile="ci", epochs=1, train_size=60, test_size=30)
+    run = train(cfg, runs_dir=tmp_path, progress=False, device="cpu")
+    assert (
+        main(["attack", "--run", str(run.run_dir), "--attacks", "clean,pgd5-32", "--restarts", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "pgd5-32" in out and (run.run_dir / "attacks.json").is_file()
+    assert main(["attack", "--run", str(tmp_path / "missing"), "--attacks", "clean"]) == 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -94,9 +95,12 @@ class Attack(ABC):
 
 
 def run_attack(
-    attack: Attack, model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256
+    attack: Attack | Any, model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256
 ) -> Tensor:
     """Apply ``attack`` batch by batch (``x`` may be a large CPU tensor; uint8 is converted).
+
+    ``attack`` is an entrobust :class:`Attack` or any torchattacks ``Attack`` built on ``model``
+    (wrapped by :func:`~entrobust.attacks.torchattacks_adapter.as_attack`).
 
     Example:
         >>> import torch
@@ -107,8 +111,10 @@ def run_attack(
         >>> run_attack(get_attack("fgsm8"), model, x, y, batch_size=4).shape
         torch.Size([10, 1, 2, 2])
     """
+    from entrobust.attacks.torchattacks_adapter import as_attack
     from entrobust.evaluation import as_float_images
 
+    attack = as_attack(attack)
     out = [
         attack(model, as_float_images(x[i : i + batch_size]), y[i : i + batch_size])
         for i in range(0, len(x), batch_size)
