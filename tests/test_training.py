@@ -209,3 +209,14 @@ def test_mnist_npz_trains(runs_dir):
     run = train(cfg, runs_dir=runs_dir, data_dir=SHARED_DATASETS, progress=False, device="cpu")
     assert run.metrics["n_train"] == 64 and run.config.arch == "cnn4"
     assert load_dataset("mnist", data_dir=SHARED_DATASETS).x_train.shape == (60000, 1, 28, 28)
+
+
+def test_atomic_writes_have_normal_permissions(tmp_path):
+    import os
+
+    from entrobust.atomic import write_json
+
+    write_json(tmp_path / "a.json", {"x": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -212,7 +212,7 @@ def plot_random_search(table: pd.DataFrame) -> Figure:
     """
     fails = next(c for c in table.columns if c.startswith("pgd") and c.endswith("_fails"))
     x = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(table) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(table) + 2), 4))
     b1 = ax.bar(x - 0.2, table[fails], 0.4, color=_colour(0), label="PGD fails (survivors)")
     b2 = ax.bar(
         x + 0.2,
@@ -230,7 +230,7 @@ def plot_random_search(table: pd.DataFrame) -> Figure:
     eps = fails[3:-6]
     pgd = str(table["pgd_attack"].iloc[0]) if "pgd_attack" in table and len(table) else "PGD"
     ax.set_title(f"Random search ({samples} tries, ε = {eps}/255) on {pgd} survivors")
-    ax.set_ylim(0, 1.2 * max(1, float(table[fails].max())))
+    ax.set_ylim(0, 1.4 * max(1, float(table[fails].max())))
     ax.legend(loc="upper left")
     return fig
 
