@@ -21,23 +21,38 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(
+def interleaved_times(
     fns: dict[str, Callable[[], object]], device: torch.device, repeats: int = 20, warmup: int = 3
-) -> dict[str, float]:
-    """Median seconds per call of each function, timed in alternation (same drift for all)."""
+) -> dict[str, list[float]]:
+    """Seconds of each call, in rounds that run every function once (the order rotating from
+    round to round), so machine drift hits all functions alike."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     sync(device)
+    names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             sync(device)
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             sync(device)
             times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int = 20, warmup: int = 3
+) -> dict[str, float]:
+    """Median seconds per call of each function (see :func:`interleaved_times`)."""
+    times = interleaved_times(fns, device, repeats, warmup)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of ``a``'s time / ``b``'s time in the same round."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
 
 def _reset_peak_rss() -> None:
