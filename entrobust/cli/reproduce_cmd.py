@@ -16,6 +16,7 @@ from entrobust.bench.reproduce import (
 from entrobust.bench.runner import plan_bench, run_bench
 from entrobust.cli.argtypes import int_list, positive_int
 from entrobust.cli.train_cmd import add_data_options
+from entrobust.paperdata import paper_table
 from entrobust.training import PROFILES, make_config, train
 
 #: The models each analysis table needs (CIFAR-10 ResNet18 in the paper).
@@ -143,17 +144,19 @@ def _analysis_table(n: int, args: argparse.Namespace, out: Path) -> int:
         ).run_dir
         for c in configs
     ]
-    return main(
-        [
-            "analyze",
-            what,
-            "--runs",
-            ",".join(map(str, runs)),
-            "--out",
-            str(out),
-            "--data-dir",
-            args.data_dir,
-            "--device",
-            args.device,
-        ]
-    )
+    argv = [
+        "analyze",
+        what,
+        "--runs",
+        ",".join(map(str, runs)),
+        "--out",
+        str(out),
+        "--data-dir",
+        args.data_dir,
+        "--device",
+        args.device,
+    ]
+    code = main(argv)
+    print(f"\nThe paper's Table {n} (CIFAR-10 ResNet18), for comparison:")
+    print(paper_table(f"table{n}").to_string(index=False))
+    return code
