@@ -10,6 +10,7 @@ within ``--tolerance`` points, and a 2-process run killed after its first checkp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -53,6 +54,21 @@ def train_cmd(runs: Path, extra: list[str]) -> list[str]:
     ]
 
 
+def kill_all_mentioning(text: str) -> None:
+    """SIGKILL every process whose command line contains ``text`` (agent and workers:
+    torchrun's workers do not share the agent's process group)."""
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
+            continue
+        try:
+            cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+
+
 def metrics(runs: Path) -> dict:
     (run_dir,) = runs.iterdir()
     return json.loads((run_dir / "metrics.json").read_text())
@@ -79,12 +95,15 @@ def main() -> None:
 
     # Kill a 2-process run after its first checkpoint, rerun: it must resume and finish.
     runs = work / "killed"
-    proc = subprocess.Popen([*TORCHRUN, *train_cmd(runs, extra)], env=env, start_new_session=True)
+    proc = subprocess.Popen([*TORCHRUN, *train_cmd(runs, extra)], env=env)
     while not list(runs.glob("*/checkpoint.pt")) and proc.poll() is None:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_all_mentioning(str(runs))  # torchrun's workers too: a crash, not a shutdown
     proc.wait()
+    time.sleep(1)
     (ckpt,) = runs.glob("*/checkpoint.pt")
+    (run_dir,) = runs.iterdir()
+    assert not (run_dir / "final.pt").exists(), "the kill came too late"
     subprocess.run([*TORCHRUN, *train_cmd(runs, extra)], env=env, check=True)
     hist = metrics(runs)["history"]
     resumed = [h["epoch"] for h in hist] == list(range(1, int(args.epochs) + 1))
