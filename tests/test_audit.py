@@ -239,3 +239,32 @@ def test_cli_audit_bad_eps_is_one_line_error(pat_run, capsys):
     assert main(["audit", "--run", str(pat_run.run_dir), "--eps", "300"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--eps" in err[0]
+
+
+def test_adaptive_loss_warns_only_when_the_adaptive_attack_is_clearly_stronger(monkeypatch):
+    from entrobust.audit import attack_checks
+    from entrobust.audit.probe import AuditSettings
+
+    class StubProbe:
+        settings = AuditSettings(eps=8 / 255, restarts=1)
+
+        def __init__(self, pgd_acc, adaptive_acc):
+            self.accs = {"pgd": pgd_acc, "adaptive": adaptive_acc}
+
+        def run(self, key, attack):
+            assert key.startswith("adaptive") and attack.gammas[0] == 0.0
+            return "adaptive"
+
+        def pgd(self, steps):
+            return "pgd"
+
+        def accuracy(self, which):
+            return self.accs[which]
+
+    assert attack_checks.check_adaptive_loss(StubProbe(0.80, 0.79)).verdict == "pass"
+    weak = attack_checks.check_adaptive_loss(StubProbe(0.82, 0.75))
+    assert weak.verdict == "warn" and "report the adaptive number" in weak.message
+    report = AuditReport([weak], {})
+    assert report.passed and report.warned == ["adaptive-loss"]
+    assert report.summary_lines()[-1] == "audit passed with warnings: adaptive-loss"
+    assert report.to_dict()["warned"] == ["adaptive-loss"]

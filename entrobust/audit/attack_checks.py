@@ -1,4 +1,4 @@
-"""(a)–(e) Attack-based checks (Athalye et al. 2018 §3.1; Carlini et al. 2019 §5).
+"""(a)–(e), (g) Attack-based checks (Athalye et al. 2018 §3.1; Carlini et al. 2019 §5).
 
 Each compares two attacks on the same test points; in a sound evaluation the stronger attack
 never does worse. They share the cached runs of a :class:`~entrobust.audit.probe.Probe`.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from entrobust.attacks import RandomSearch, TransferAttack, fgsm
+from entrobust.attacks import AdaptiveSmoothedPGD, RandomSearch, TransferAttack, fgsm
 from entrobust.audit.probe import Probe
 from entrobust.audit.result import CheckResult
 from entrobust.audit.thresholds import (
+    ADAPTIVE_SLACK,
     CONVERGENCE_MAX_DROP,
     CONVERGENCE_MAX_RISE,
     CONVERGENCE_STEPS,
@@ -152,8 +153,30 @@ def check_fgsm_vs_pgd(probe: Probe) -> CheckResult:
     )
 
 
+def check_adaptive_loss(probe: Probe) -> CheckResult:
+    """(g) CE-PGD is not much weaker than the smoothed-label adaptive attack (paper Fig. 2)."""
+    s = probe.settings
+    adaptive = AdaptiveSmoothedPGD(
+        s.eps, PGD_STEPS, restarts=s.restarts, init="normal", init_std=s.init_std
+    )
+    a = probe.accuracy(probe.run(f"adaptive{PGD_STEPS}", adaptive))
+    p = probe.accuracy(probe.pgd(PGD_STEPS))
+    weak = a < p - ADAPTIVE_SLACK
+    return CheckResult(
+        "adaptive-loss",
+        "(g) the CE objective is as strong as the smoothed-label adaptive attack",
+        "warn" if weak else "pass",
+        f"ε = {_k(probe)}: PGD{PGD_STEPS} (CE) {_pct(p)}, adaptive PGD{PGD_STEPS} (worst case "
+        f"over γ) {_pct(a)}"
+        + ("; CE understates the attack on this model: report the adaptive number" if weak else ""),
+        {"pgd_accuracy": p, "adaptive_accuracy": a},
+        f"warn if adaptive accuracy < CE-PGD accuracy − {100 * ADAPTIVE_SLACK:g} pp",
+    )
+
+
 __all__ = [
     "PGD_STEPS",
+    "check_adaptive_loss",
     "check_convergence",
     "check_fgsm_vs_pgd",
     "check_large_eps",

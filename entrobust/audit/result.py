@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-VERDICTS = ("pass", "fail", "skip")
+VERDICTS = ("pass", "warn", "fail", "skip")
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,8 @@ class CheckResult:
     Attributes:
         key: short identifier (e.g. ``"zero-gradients"``).
         title: what the check asserts, in words.
-        verdict: ``"pass"``, ``"fail"`` or ``"skip"``.
+        verdict: ``"pass"``, ``"warn"`` (a weaker evaluation, not masking), ``"fail"`` or
+            ``"skip"``.
         message: the evidence in one sentence.
         evidence: the numbers behind the verdict.
         rule: the decision rule and its threshold.
@@ -54,6 +55,11 @@ class AuditReport:
         return [c.key for c in self.checks if c.verdict == "fail"]
 
     @property
+    def warned(self) -> list[str]:
+        """Keys of the checks that warn."""
+        return [c.key for c in self.checks if c.verdict == "warn"]
+
+    @property
     def passed(self) -> bool:
         """True when no check failed (skipped checks do not fail an audit)."""
         return not self.failed
@@ -64,13 +70,16 @@ class AuditReport:
             "meta": self.meta,
             "passed": self.passed,
             "failed": self.failed,
+            "warned": self.warned,
             "checks": [asdict(c) for c in self.checks],
         }
 
     def summary_lines(self) -> list[str]:
         """One line per check and a final verdict line (for the CLI)."""
         lines = [f"{c.verdict.upper():<5} {c.key:<20} {c.message}" for c in self.checks]
-        if self.passed:
+        if self.passed and self.warned:
+            lines.append(f"audit passed with warnings: {', '.join(self.warned)}")
+        elif self.passed:
             lines.append("audit passed: no sign of gradient masking")
         else:
             lines.append(f"audit FAILED: {', '.join(self.failed)}")
@@ -85,6 +94,8 @@ class AuditReport:
                 head.append(f"* **{key}**: {_fmt(m[key])}")
         head.append("")
         verdict = "PASS" if self.passed else f"FAIL ({', '.join(self.failed)})"
+        if self.warned:
+            verdict += f", warnings: {', '.join(self.warned)}"
         head += [f"**Overall: {verdict}**", "", "| check | verdict | evidence |", "|---|---|---|"]
         rows = [f"| {_cell(c.title)} | **{c.verdict}** | {_cell(c.message)} |" for c in self.checks]
         details = ["", "## Checks", ""]

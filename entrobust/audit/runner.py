@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from entrobust.attacks.base import model_device
 from entrobust.audit.attack_checks import (
+    check_adaptive_loss,
     check_convergence,
     check_fgsm_vs_pgd,
     check_large_eps,
@@ -27,7 +28,7 @@ from entrobust.errors import UnknownNameError
 from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
 
-#: The checks in report order: (a)–(e) attack checks after the (f) model checks.
+#: The checks in report order: the (f) model checks, then the (a)–(e) and (g) attack checks.
 CHECK_KEYS = (
     "randomized-output",
     "probability-output",
@@ -37,6 +38,7 @@ CHECK_KEYS = (
     "large-eps",
     "convergence",
     "fgsm-vs-pgd",
+    "adaptive-loss",
 )
 
 
@@ -95,6 +97,7 @@ def run_audit(
         "large-eps": lambda: check_large_eps(probe, num_classes),
         "convergence": lambda: check_convergence(probe),
         "fgsm-vs-pgd": lambda: check_fgsm_vs_pgd(probe),
+        "adaptive-loss": lambda: check_adaptive_loss(probe),
     }
     results = [run[k]() for k in CHECK_KEYS if k in selected]
     info = {

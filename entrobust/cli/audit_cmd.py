@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restarts", type=positive_int, default=5, help="PGD restarts (paper: 5)")
     p.add_argument("--checks", type=name_list, help=f"subset of: {', '.join(CHECK_KEYS)}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--data-dir", default="data")
     p.add_argument("--device", default="auto")
@@ -104,5 +105,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'audit.md'} and {out / 'audit.json'} ({report.meta['seconds']} s)")
     if not report.passed:
         sys.stderr.write(f"entrobust audit: failed checks: {', '.join(report.failed)}\n")
+        return 1
+    if args.strict and report.warned:
+        sys.stderr.write(f"entrobust audit: warnings (--strict): {', '.join(report.warned)}\n")
         return 1
     return 0
