@@ -69,7 +69,27 @@ def robust_accuracy(
 
     if len(x) == 0:
         return float("nan")
+    return adversarial_accuracy(
+        model, x, run_attack(attack, model, x, y, batch_size), y, batch_size
+    )
+
+
+def adversarial_accuracy(
+    model: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor, batch_size: int = 512
+) -> float:
+    """Fraction of points correct both on ``x`` and on the given ``x_adv`` (crafted anywhere,
+    e.g. on a proxy model for a black-box evaluation).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
+        >>> adversarial_accuracy(model, x, x, y) == accuracy(model, x, y)
+        True
+    """
+    if len(x) == 0:
+        return float("nan")
     clean_ok = predict(model, x, batch_size) == y.cpu()
-    x_adv = run_attack(attack, model, x, y, batch_size)
     adv_ok = predict(model, x_adv, batch_size) == y.cpu()
     return (clean_ok & adv_ok).float().mean().item()

@@ -29,7 +29,7 @@ from entrobust.bench.table import Table, build_table, to_csv, to_latex, to_markd
 from entrobust.data import get_dataset_spec, load_dataset
 from entrobust.defenses import DEFENSES
 from entrobust.errors import InvalidValueError
-from entrobust.evaluation import predict, robust_accuracy
+from entrobust.evaluation import adversarial_accuracy, robust_accuracy
 from entrobust.training import TrainConfig, TrainedRun, make_config, train
 from entrobust.training.runner import Runtime
 
@@ -255,10 +255,9 @@ def run_bench(
                 x_adv = craft_cached(
                     proxy.model, attack, data.x_test, data.y_test, cache, batch_size
                 )
-                ok = (predict(target.model, data.x_test) == data.y_test) & (
-                    predict(target.model, x_adv) == data.y_test
+                acc = adversarial_accuracy(
+                    target.model, data.x_test, x_adv, data.y_test, batch_size
                 )
-                acc = ok.float().mean().item()
             results.add({**cell, "n": len(data.x_test), "accuracy": acc})
             timings["|".join(cell_key(cell))] = time.perf_counter() - t0
             write_json(timings_path, timings)
