@@ -14,6 +14,8 @@ same guarantees, enforced here rather than trusted:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from abc import ABC, abstractmethod
 from typing import Any
@@ -90,8 +92,77 @@ class Attack(ABC):
         check_budget(x_adv, x_in, self.eps, self.norm, self.name)
         return x_adv.to(x.device)
 
+    #: False for attacks whose result does not depend on the RNG (repeating them is pointless).
+    randomized: bool = True
+
+    def config(self) -> dict[str, Any]:
+        """Every setting that can change this attack's result, as plain JSON-ready values.
+
+        Collected from the instance's attributes: numbers, strings, booleans, ``None``,
+        sequences of those, nested attacks (their own ``config()``), and callables by their
+        qualified name plus the plain values they close over (e.g. a smoothed-label loss's γ).
+        Models, tensors and other objects are left out (an attack holding one, e.g. a transfer
+        proxy, must add what identifies it itself).
+
+        Example:
+            >>> from entrobust.attacks import get_attack
+            >>> c = get_attack("pgd10-8").config()
+            >>> c["class"], c["steps"], c["restarts"], c["init"], c["init_std"]
+            ('PGDAttack', 10, 5, 'normal', 0.005)
+        """
+        out: dict[str, Any] = {"class": type(self).__name__}
+        for key, value in sorted(vars(self).items()):
+            plain = _plain(value)
+            if plain is not _SKIP:
+                out[key] = plain
+        out.setdefault("eps", _plain(self.eps))
+        out.setdefault("norm", self.norm)
+        return out
+
+    @property
+    def config_hash(self) -> str:
+        """12 hex digits of the SHA-256 of :meth:`config`: the attack's identity in results.
+
+        Example:
+            >>> from entrobust.attacks import AttackOptions, get_attack
+            >>> a = get_attack("pgd10-8").config_hash
+            >>> a == get_attack("pgd10-8").config_hash
+            True
+            >>> a == get_attack("pgd10-8", AttackOptions(restarts=1)).config_hash
+            False
+        """
+        blob = json.dumps(self.config(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
+        settings = ", ".join(
+            f"{k}={v!r}" for k, v in self.config().items() if k not in ("class", "name")
+        )
+        return f"{type(self).__name__}({self.name!r}, {settings})"
+
+
+_SKIP = object()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of an attack attribute, or ``_SKIP`` for things that are not settings."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Attack):
+        return value.config()
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _SKIP if any(i is _SKIP for i in items) else items
+    if callable(value) and hasattr(value, "__qualname__") and not isinstance(value, type):
+        cells = getattr(value, "__closure__", None) or ()
+        bound = [_plain(c.cell_contents) for c in cells]
+        return {
+            "callable": f"{getattr(value, '__module__', '')}.{value.__qualname__}",
+            "closure": [b for b in bound if b is not _SKIP],
+        }
+    return _SKIP  # models, threat-model balls (their ε is ``eps``), tensors, ...
 
 
 def run_attack(

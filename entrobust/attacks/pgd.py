@@ -28,6 +28,7 @@ def pgd(
     init: str = "uniform",
     init_std: float = 0.0,
     x_init: Tensor | None = None,
+    project_init: bool = True,
 ) -> Tensor:
     """Maximise ``loss_fn(model(x_adv), target)`` (summed over the batch) inside ``ball``.
 
@@ -45,6 +46,8 @@ def pgd(
         init: start point: ``"none"``, ``"uniform"`` in the ball, or ``"normal"``.
         init_std: standard deviation of the ``"normal"`` start.
         x_init: an explicit start point (overrides ``init``; projected onto the ball).
+        project_init: ``False`` takes the first gradient at ``x_init`` as given, even outside
+            the ball or [0, 1] (TRADES' reference does so); every step is still projected.
 
     Returns:
         Detached adversarial images on ``x``'s device, inside the ball and [0, 1].
@@ -61,7 +64,10 @@ def pgd(
         True
     """
     x = x.detach()
-    x_adv = ball.init(x, init, init_std) if x_init is None else ball.project(x_init.detach(), x)
+    if x_init is None:
+        x_adv = ball.init(x, init, init_std)
+    else:
+        x_adv = ball.project(x_init.detach(), x) if project_init else x_init.detach().clone()
     for _ in range(steps):
         x_adv.requires_grad_(True)
         with torch.enable_grad():

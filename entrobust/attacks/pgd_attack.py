@@ -80,6 +80,11 @@ class PGDAttack(Attack):
         label = loss if isinstance(loss, str) else "custom"
         self.name = name or f"{norm}-pgd{steps}-{label}-eps{self.eps:.4g}"
 
+    @property
+    def randomized(self) -> bool:  # type: ignore[override]
+        """False for a deterministic start (FGSM): repeats would give the same result."""
+        return self.init != "none"
+
     def single_run(self, model: nn.Module, x: Tensor, y: Tensor, x_init: Tensor | None) -> Tensor:
         """One PGD run from ``x_init`` (or from ``x`` itself when None)."""
         return pgd(
@@ -124,6 +129,7 @@ class NoAttack(Attack):
 
     name = "clean"
     eps = 0.0
+    randomized = False
 
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         return x.clone()

@@ -33,7 +33,13 @@ from entrobust.errors import InvalidValueError, UnknownNameError
 
 @dataclass(frozen=True)
 class AttackOptions:
-    """Options shared by the registry's attacks (the paper's defaults)."""
+    """Options shared by the registry's attacks (the paper's defaults).
+
+    Every option is part of the attack's :meth:`~entrobust.attacks.base.Attack.config`, so a
+    result computed with other options is never mistaken for this one. ``seed`` is AutoAttack's
+    own seed; the other attacks draw from torch's RNG, which the bench seeds per cell from the
+    cell's identity (which includes this seed).
+    """
 
     restarts: int = 5
     init: str = "normal"
@@ -167,7 +173,10 @@ def get_attack(name: str, options: AttackOptions | None = None) -> Attack:
     for pattern, make in _patterns(o).items():
         m = re.fullmatch(pattern, key)
         if m:
-            return make(m, key)
+            attack = make(m, key)
+            if not hasattr(attack, "seed"):  # the seed its caller seeds the RNG with
+                attack.seed = o.seed
+            return attack
     raise UnknownNameError(
         f"unknown attack '{name}'; valid forms (k in ε = k/255): {', '.join(ATTACK_FORMS)}"
     )

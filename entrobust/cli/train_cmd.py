@@ -70,7 +70,11 @@ def add_train_overrides(p: argparse.ArgumentParser) -> None:
     g.add_argument("--at-eps", type=fraction, help="training ε, e.g. 8/255")
     g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255")
     g.add_argument("--at-steps", type=positive_int, help="training PGD steps")
-    g.add_argument("--inner", choices=["ce", "objective"], help="loss of PAT's inner max")
+    g.add_argument(
+        "--inner",
+        choices=["ce", "objective"],
+        help="loss PAT's inner max ascends: objective (Eqn. 5, default) or ce (Madry's reading)",
+    )
     g.add_argument("--adp-members", type=positive_int)
     g.add_argument("--adp-alpha", type=float)
     g.add_argument("--adp-beta", type=float)

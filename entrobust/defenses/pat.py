@@ -1,8 +1,10 @@
 """PGD adversarial training, PAT (Eqn. 2; with EntM or LS, Eqn. 5).
 
-``α·L(f(x), y) + (1 − α)·L(f(x_adv), y)`` with x_adv from L∞ PGD. The inner maximisation
-ascends cross-entropy by default (``inner="ce"``, Madry et al.); ``inner="objective"`` ascends
-L itself, as Eqn. 5 writes it. The attack runs with the model in eval mode (BatchNorm uses its
+``α·L(f(x), y) + (1 − α)·max L(f(x_adv), y)`` with x_adv from L∞ PGD. By default the inner
+maximisation ascends L itself (``inner="objective"``), as Eqn. 5 writes it: PAT-EntM's adversary
+maximises ``CE − λ·H``, PAT-LS's the smoothed-label CE. ``inner="ce"`` ascends cross-entropy
+whatever L is (Madry et al.'s reading, kept as an option). For PAT itself (L = CE) the two are
+the same computation. The attack runs with the model in eval mode (BatchNorm uses its
 running statistics, as in TRADES' reference) and the model's modes are restored afterwards.
 """
 
@@ -28,7 +30,7 @@ def pat_step(
     objective: Callable[[Tensor, Tensor], Tensor],
     adversary: TrainingAdversary,
     alpha: float = 0.5,
-    inner: str = "ce",
+    inner: str = "objective",
 ) -> Tensor:
     """One PAT loss: ``α·L(x) + (1−α)·L(x_adv)``; the caller owns the optimizer step.
 

@@ -71,7 +71,7 @@ class DefenseParams:
     alpha: float = 0.5
     beta: float = 3.0
     adversary: TrainingAdversary | None = None
-    inner: str = "ce"
+    inner: str = "objective"
     adp_alpha: float = 2.0
     adp_beta: float = 0.5
 

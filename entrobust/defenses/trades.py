@@ -1,11 +1,17 @@
 """TRADES (Zhang et al., 2019; the paper's Eqn. 3), faithful to the reference ``trades.py``.
 
-Inner maximisation in eval mode: start at ``x + 0.001·N(0, 1)``, ascend
+Inner maximisation in eval mode: start at ``x + 0.001·N(0, 1)`` (not clipped: the first
+gradient is taken there, as in the reference), ascend
 ``KL(softmax(f(x)) ‖ softmax(f(x_adv)))`` (summed) with L∞ sign steps, project onto the ball
 and [0, 1]. Outer loss in the caller's mode: ``L(f(x), y) + β·KL(...)/batch`` with the clean
-softmax not detached, where L is CE (TRADES) or EntM/LS (TRADES-EntM/-LS). Two differences
-from the reference that change no value: the clean softmax of the inner loop is computed once
-(it is constant there), and the outer loss reuses the clean logits instead of a third forward.
+softmax not detached, where L is CE (TRADES) or EntM/LS (TRADES-EntM/-LS).
+
+The outer loss makes the reference's three forward passes, in its order: ``f(x)`` for L,
+``f(x_adv)`` and ``f(x)`` again for the KL. In train mode each pass updates BatchNorm's running
+statistics, so the three passes are part of the method (the running mean/variance after a step
+equal the reference's; the test checks them to 1e-6). One difference that changes no value: in
+the eval-mode inner loop the clean softmax is computed once, not at every step (it is constant
+there and eval-mode passes touch no statistics).
 """
 
 from __future__ import annotations
@@ -56,8 +62,9 @@ def trades_step(
             ball=adversary.ball,
             steps=adversary.steps,
             step_size=adversary.step_size,
-            init="normal",
-            init_std=0.001,
+            x_init=x + 0.001 * torch.randn_like(x),
+            project_init=False,
         )
-    logits = model(x)
-    return objective(logits, y) + beta * trades_kl_loss(model(x_adv), logits, reduction="mean")
+    natural = objective(model(x), y)
+    logits_adv = model(x_adv)
+    return natural + beta * trades_kl_loss(logits_adv, model(x), reduction="mean")

@@ -144,7 +144,7 @@ def make_config(
         at_eps=spec.at_eps,
         at_step=spec.at_step,
         at_steps=spec.at_steps,
-        inner="ce",
+        inner="objective",
         adp_members=3,
         adp_alpha=2.0,
         adp_beta=0.5,
