@@ -28,3 +28,18 @@ class CheckpointError(EntrobustError):
 
 class TrainingDivergedError(EntrobustError):
     """Training produced a non-finite loss."""
+
+
+class StateFileError(EntrobustError):
+    """A state file (run directory or results directory) that cannot be trusted: not JSON,
+    the wrong shape, a checkpoint without its keys, a symlinked run directory. The message
+    names the file and says what to do."""
+
+
+class StateWriteError(EntrobustError, OSError):
+    """A state file that cannot be written (read-only or full disk); the message names it."""
+
+
+class DataMismatchError(EntrobustError):
+    """Data that is not the data a run was trained on (other images under the same name, or
+    another shape, channel count or number of classes)."""
