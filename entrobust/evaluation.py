@@ -44,6 +44,58 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> f
     return (predict(model, x, batch_size) == y.cpu()).float().mean().item()
 
 
+def robust_flags(
+    model: nn.Module,
+    attack: Callable[[nn.Module, Tensor, Tensor], Tensor],
+    x: Tensor,
+    y: Tensor,
+    batch_size: int = 256,
+) -> Tensor:
+    """Which points stay correctly classified under ``attack``: the evaluation primitive.
+
+    A point counts as robust when the model classifies it correctly both clean and after the
+    attack, so a point the model already gets wrong is broken whatever the attack returns
+    (AutoAttack's convention) and no attack can raise accuracy above the clean one. Every
+    accuracy, worst case and cascade in entrobust is computed from these flags.
+
+    Returns:
+        A CPU bool tensor of shape ``(len(x),)``.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from entrobust.attacks import get_attack
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
+        >>> flags = robust_flags(model, get_attack("pgd10-8"), x, y)
+        >>> flags.dtype, bool((flags <= (predict(model, x) == y)).all())
+        (torch.bool, True)
+    """
+    from entrobust.attacks.base import run_attack
+
+    return adversarial_flags(model, x, run_attack(attack, model, x, y, batch_size), y, batch_size)
+
+
+def adversarial_flags(
+    model: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor, batch_size: int = 512
+) -> Tensor:
+    """Which points are correct both on ``x`` and on the given ``x_adv`` (crafted anywhere,
+    e.g. on a proxy model for a black-box evaluation); a CPU bool tensor.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
+        >>> bool((adversarial_flags(model, x, x, y) == (predict(model, x) == y)).all())
+        True
+    """
+    if len(x) == 0:
+        return torch.zeros(0, dtype=torch.bool)
+    clean_ok = predict(model, x, batch_size) == y.cpu()
+    return clean_ok & (predict(model, x_adv, batch_size) == y.cpu())
+
+
 def robust_accuracy(
     model: nn.Module,
     attack: Callable[[nn.Module, Tensor, Tensor], Tensor],
@@ -51,10 +103,8 @@ def robust_accuracy(
     y: Tensor,
     batch_size: int = 256,
 ) -> float:
-    """Fraction of points classified correctly both clean and after ``attack``.
-
-    A point the model already gets wrong counts as broken whatever the attack returns, so an
-    attack can never raise accuracy above the clean one (AutoAttack's convention).
+    """Fraction of points classified correctly both clean and after ``attack``: the mean of
+    :func:`robust_flags` (``nan`` for no points).
 
     Example:
         >>> import torch
@@ -65,20 +115,15 @@ def robust_accuracy(
         >>> robust_accuracy(model, get_attack("pgd10-8"), x, y) <= accuracy(model, x, y)
         True
     """
-    from entrobust.attacks.base import run_attack
-
     if len(x) == 0:
         return float("nan")
-    return adversarial_accuracy(
-        model, x, run_attack(attack, model, x, y, batch_size), y, batch_size
-    )
+    return robust_flags(model, attack, x, y, batch_size).float().mean().item()
 
 
 def adversarial_accuracy(
     model: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor, batch_size: int = 512
 ) -> float:
-    """Fraction of points correct both on ``x`` and on the given ``x_adv`` (crafted anywhere,
-    e.g. on a proxy model for a black-box evaluation).
+    """Mean of :func:`adversarial_flags` (``nan`` for no points).
 
     Example:
         >>> import torch
@@ -90,6 +135,4 @@ def adversarial_accuracy(
     """
     if len(x) == 0:
         return float("nan")
-    clean_ok = predict(model, x, batch_size) == y.cpu()
-    adv_ok = predict(model, x_adv, batch_size) == y.cpu()
-    return (clean_ok & adv_ok).float().mean().item()
+    return adversarial_flags(model, x, x_adv, y, batch_size).float().mean().item()

@@ -137,7 +137,40 @@ def test_checkpoints_load_with_weights_only(runs_dir):
     cfg = make_config("digits", "normal", profile="ci", **SMALL)
     run = train(cfg, runs_dir=runs_dir, progress=False, device="cpu")
     payload = torch.load(run.run_dir / "final.pt", weights_only=True)
-    assert set(payload) == {"model", "config", "spec"}
+    assert set(payload) == {"model", "config", "spec", "data_fingerprint"}
+
+
+def test_replaced_npz_is_never_reused_silently(tmp_path, runs_dir):
+    import numpy as np
+
+    from entrobust.errors import DataMismatchError
+    from entrobust.training.runner import load_config_data
+
+    g = np.random.default_rng(0)
+
+    def write():
+        x = g.integers(0, 256, (200, 8, 8), dtype=np.uint8)
+        y = (np.arange(200) % 4).astype(np.int64)
+        np.savez(tmp_path / "toy.npz", x_train=x, y_train=y, x_test=x[:40], y_test=y[:40])
+
+    write()
+    cfg = make_config(
+        "toy",
+        "normal",
+        profile="ci",
+        data_dir=str(tmp_path),
+        epochs=1,
+        train_size=100,
+        test_size=40,
+    )
+    run = train(cfg, runs_dir=runs_dir, data_dir=tmp_path, progress=False, device="cpu")
+    assert run.metrics["data_fingerprint"] == load_config_data(cfg, tmp_path).source_fingerprint
+    again = train(cfg, runs_dir=runs_dir, data_dir=tmp_path, progress=False, device="cpu")
+    assert again.cached
+    write()  # other images under the same name
+    with pytest.raises(DataMismatchError, match="trained on other 'toy' data"):
+        train(cfg, runs_dir=runs_dir, data_dir=tmp_path, progress=False, device="cpu")
+    assert (run.run_dir / "final.pt").is_file()  # nothing destroyed
 
 
 def test_nan_loss_stops_with_clear_message(runs_dir):

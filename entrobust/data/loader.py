@@ -32,7 +32,7 @@ import torch
 from entrobust.data.digits import read_digits
 from entrobust.data.npz import Arrays, list_npz, npz_path, read_npz
 from entrobust.data.spec import DATASETS, DatasetSpec, ls_gamma_matching_entm
-from entrobust.data.splits import DatasetSplits, check_compatible, subset
+from entrobust.data.splits import DatasetSplits, check_compatible, fingerprint, subset
 from entrobust.data.torchvision_sets import TORCHVISION_LOADERS, read_torchvision
 from entrobust.errors import InvalidValueError, UnknownNameError
 
@@ -241,7 +241,7 @@ def load_dataset(
         spec, arrays = DATASETS[name], read_torchvision(name, data_dir, download)
     else:
         raise _unknown(name, data_dir)
-    splits = DatasetSplits(spec, *arrays)
+    splits = DatasetSplits(spec, *arrays, source_fingerprint=fingerprint(*arrays))
     if train_size is None and test_size is None:
         return splits
     return subset(splits, train_size, test_size, seed)

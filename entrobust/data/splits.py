@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +70,8 @@ class DatasetSplits:
         y_train: Training labels, int64, shape ``(N,)``.
         x_test: Test images, uint8, shape ``(M, C, H, W)``.
         y_test: Test labels, int64, shape ``(M,)``.
+        source_fingerprint: :func:`fingerprint` of the whole dataset these splits were taken
+            from (kept by :func:`subset`); a run stores it and refuses other data.
 
     Raises:
         InvalidValueError: If dtypes, shapes or label ranges do not fit ``spec``.
@@ -78,6 +82,7 @@ class DatasetSplits:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    source_fingerprint: str = ""
 
     def __post_init__(self) -> None:
         for part, x, y in (
@@ -198,4 +203,22 @@ of 'digits'
     if test_size is not None:
         idx = _stratified_indices(y_test, test_size, seed, "test", name).to(y_test.device)
         x_test, y_test = x_test[idx], y_test[idx]
-    return DatasetSplits(splits.spec, x_train, y_train, x_test, y_test)
+    return DatasetSplits(
+        splits.spec, x_train, y_train, x_test, y_test, splits.source_fingerprint
+    )
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """16 hex digits of the SHA-256 of the tensors' dtypes, shapes and bytes.
+
+    Example:
+        >>> a = torch.zeros(2, 3, dtype=torch.uint8)
+        >>> fingerprint(a) == fingerprint(a.clone()), fingerprint(a) == fingerprint(a + 1)
+        (True, False)
+    """
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]

@@ -6,8 +6,14 @@ Layout of ``<runs_dir>/<run_name>/``:
 * ``checkpoint.pt`` — after every epoch: model, optimizer, scheduler, RNG states, history;
 * ``final.pt`` — the trained weights (``{"model": state_dict, "config": dict, "spec": dict}``;
   the dataset spec makes the run loadable without the dataset on disk);
-* ``metrics.json`` — per-epoch loss/accuracy/time and ``"status": "complete"``, written last,
-  so its presence marks a finished run that is never retrained.
+* ``metrics.json`` — per-epoch loss/accuracy/time, the fingerprint of the data it was trained
+  on, the environment (versions, threads, device; :mod:`entrobust.environment`) and
+  ``"status": "complete"``, written last, so its presence marks a finished run that is never
+  retrained.
+
+A run is identified by its config hash *and* by the data it was trained on: a finished run
+found for other data under the same dataset name (a replaced ``NAME.npz``) is refused with a
+:class:`~entrobust.errors.DataMismatchError`, never reused silently.
 
 Rerunning an interrupted command resumes from ``checkpoint.pt`` and ends with the same weights
 as an uninterrupted run (CPU, same thread count): every random stream — model init, data
@@ -16,7 +22,6 @@ order, augmentation and attack starts — is seeded and saved.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -28,15 +33,29 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from entrobust.atomic import save_torch, write_json
+from entrobust.atomic import clean_stale_temps, save_torch, write_json
 from entrobust.checkpoint import load_checkpoint
-from entrobust.data import DatasetSpec, augment_batch, load_dataset
+from entrobust.data import DatasetSpec, DatasetSplits, augment_batch, load_dataset
 from entrobust.device import resolve_device
-from entrobust.errors import CheckpointError, EntrobustError, TrainingDivergedError
+from entrobust.environment import environment
+from entrobust.errors import (
+    CheckpointError,
+    DataMismatchError,
+    EntrobustError,
+    TrainingDivergedError,
+)
 from entrobust.evaluation import accuracy, as_float_images
+from entrobust.statefiles import rewrite_derived_json
 from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig
+from entrobust.training.runfiles import (
+    check_final_payload,
+    check_run_dir,
+    data_dir_hint,
+    final_parts,
+    read_metrics,
+)
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
@@ -66,6 +85,7 @@ class TrainedRun:
     model: nn.Module
     metrics: dict[str, Any]
     cached: bool = False
+    spec: DatasetSpec | None = None
 
 
 def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
@@ -75,13 +95,10 @@ def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
 
 def is_complete(run_dir: Path) -> bool:
     """True when ``run_dir`` holds a finished run."""
-    metrics = run_dir / "metrics.json"
-    if not (metrics.is_file() and (run_dir / "final.pt").is_file()):
+    check_run_dir(run_dir)
+    if not (run_dir / "final.pt").is_file():
         return False
-    try:
-        return json.loads(metrics.read_text()).get("status") == "complete"
-    except json.JSONDecodeError:
-        return False
+    return read_metrics(run_dir) is not None  # a bad metrics.json: StateFileError
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> TrainedRun:
@@ -95,16 +112,18 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Trained
         raise CheckpointError(
             f"{run_dir} is not a finished entrobust run (no final.pt/metrics.json)"
         )
-    payload = load_checkpoint(run_dir / "final.pt")
-    try:
-        config = TrainConfig.from_dict(payload["config"])
-        spec = spec_from_dict(payload["spec"])
-    except (KeyError, TypeError, EntrobustError) as err:
-        raise CheckpointError(f"{run_dir / 'final.pt'} lacks a valid config ({err})") from None
-    model = _restore_model(config, spec, payload["model"], run_dir / "final.pt")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    final, remedy = run_dir / "final.pt", f"delete {run_dir} to retrain"
+    payload = check_final_payload(load_checkpoint(final, remedy=remedy), final, remedy)
+    config, spec = final_parts(payload, final, remedy)
+    model = _restore_model(config, spec, payload["model"], final)
+    metrics = read_metrics(run_dir)
     return TrainedRun(
-        run_dir, config, model.to(resolve_device(str(device))).eval(), metrics, cached=True
+        run_dir,
+        config,
+        model.to(resolve_device(str(device))).eval(),
+        metrics,
+        cached=True,
+        spec=spec,
     )
 
 
@@ -140,6 +159,7 @@ def train(
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
     runtime: Runtime | None = None,
+    data: DatasetSplits | None = None,
 ) -> TrainedRun:
     """Train ``config`` (or return the cached finished run); resumes from its checkpoint.
 
@@ -153,6 +173,8 @@ def train(
         on_epoch_end: called as ``(epoch, record)`` after each epoch's checkpoint is written.
         runtime: speed options that do not change the maths (channels_last, cudnn.benchmark,
             torch.compile); see :class:`Runtime`.
+        data: the config's data split, already loaded (:func:`load_config_data`); loaded here
+            when ``None``. A cached run trained on other data is refused.
 
     Example:
         >>> import tempfile
@@ -164,23 +186,20 @@ def train(
     """
     runtime = runtime or Runtime()
     run_dir = run_dir_for(config, runs_dir)
+    check_run_dir(run_dir)
+    clean_stale_temps(run_dir)  # temporary files of a killed write
     dev = resolve_device(device)
     ctx = distributed.setup(dev)
     dev = distributed.device_for(ctx, dev)
+    if data is None:
+        data = load_config_data(config, data_dir, download)
     if is_complete(run_dir):
-        return load_run(run_dir, dev)
+        run = load_run(run_dir, dev)
+        check_run_data(run, data)
+        return run
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", config.to_dict())
-
-    data = load_dataset(
-        config.dataset,
-        data_dir=data_dir,
-        download=download,
-        train_size=config.train_size,
-        test_size=config.test_size,
-        seed=config.data_seed,
-    )
+        rewrite_derived_json(run_dir / "config.json", config.to_dict())
     spec = data.spec
     torch.manual_seed(config.seed)
     model = build_model(config, spec).to(dev)
@@ -278,7 +297,12 @@ def train(
         return load_run(run_dir, dev)
     save_torch(
         run_dir / "final.pt",
-        {"model": model.state_dict(), "config": config.to_dict(), "spec": spec_to_dict(spec)},
+        {
+            "model": model.state_dict(),
+            "config": config.to_dict(),
+            "spec": spec_to_dict(spec),
+            "data_fingerprint": data.source_fingerprint,
+        },
     )
     metrics = {
         "status": "complete",
@@ -288,11 +312,59 @@ def train(
         "device": str(dev),
         "n_train": len(data.x_train),
         "n_test": len(data.x_test),
+        "data_dir": data_dir_hint(data_dir),  # a hint for later commands, not in the hash
+        "data_fingerprint": data.source_fingerprint,
+        "environment": environment(dev),
     }
     write_json(run_dir / "metrics.json", metrics)
     ckpt_path.unlink(missing_ok=True)
     ctx.barrier()
-    return TrainedRun(run_dir, config, model, metrics)
+    return TrainedRun(run_dir, config, model, metrics, spec=spec)
+
+
+def load_config_data(
+    config: TrainConfig, data_dir: str | Path = "data", download: bool = False
+) -> DatasetSplits:
+    """The data split ``config`` trains and evaluates on (its subset sizes and data seed).
+
+    Example:
+        >>> from entrobust.training.config import make_config
+        >>> load_config_data(make_config("digits", "normal", profile="ci", test_size=50))
+        DatasetSplits(name='digits', train=..., test=50, input_shape=(1, 8, 8), num_classes=10)
+    """
+    return load_dataset(
+        config.dataset,
+        data_dir=data_dir,
+        download=download,
+        train_size=config.train_size,
+        test_size=config.test_size,
+        seed=config.data_seed,
+    )
+
+
+def check_run_data(run: TrainedRun, data: DatasetSplits) -> None:
+    """Refuse ``data`` unless it is what ``run`` was trained on.
+
+    The source fingerprint (recorded since runs store one) must match; the image shape and
+    the number of classes must always match the run's model.
+
+    Raises:
+        DataMismatchError: one line naming the run, the expected and the found data.
+    """
+    stored = run.metrics.get("data_fingerprint")
+    if stored and data.source_fingerprint and stored != data.source_fingerprint:
+        raise DataMismatchError(
+            f"{run.run_dir} was trained on other '{run.config.dataset}' data (fingerprint "
+            f"{stored}, found {data.source_fingerprint}); move that run away or use another "
+            "--runs-dir to train on the new data"
+        )
+    spec = run.spec or data.spec
+    if spec.input_shape != data.spec.input_shape or spec.num_classes != data.spec.num_classes:
+        raise DataMismatchError(
+            f"{run.run_dir} expects {spec.num_classes}-class images of shape "
+            f"{spec.input_shape}, but '{data.spec.name}' has {data.spec.num_classes} classes "
+            f"of shape {data.spec.input_shape}"
+        )
 
 
 def _checkpoint(epoch, state, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
@@ -311,7 +383,7 @@ def _checkpoint(epoch, state, config, model, optimizer, scheduler, data_rng) -> 
 
 
 def _resume(path, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, remedy="if it is this run's own checkpoint, delete it to retrain")
     if not isinstance(ckpt, dict) or ckpt.get("config_hash") != config.hash:
         raise CheckpointError(f"{path} belongs to another config; delete it to retrain")
     try:
