@@ -24,7 +24,7 @@ def proxy_defense(defense: str) -> str:
         >>> proxy_defense("trades-entm"), proxy_defense("ls")
         ('pat', 'normal')
     """
-    return "pat" if defense.startswith(("pat", "trades")) else "normal"
+    return "pat" if defense.startswith(("pat", "trades", "mart", "fast")) else "normal"
 
 
 class TransferAttack(Attack):

@@ -46,6 +46,8 @@ def training_passes(cfg: TrainConfig) -> float:
         "standard": 1,
         "pat": cfg.at_steps + 2,
         "trades": cfg.at_steps + 3,
+        "mart": cfg.at_steps + 2,  # attack steps + clean + adversarial
+        "fast": cfg.at_steps + 1,  # FGSM step(s) + adversarial
         "adp": cfg.adp_members,
     }[trainer]
     return cfg.epochs * n_train * per

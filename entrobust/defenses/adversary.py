@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch.nn.functional as F
+from torch import Tensor
+
 from entrobust.attacks.threat import LinfBall, check_linf_eps
+from entrobust.errors import InvalidValueError
 
 
 @dataclass(frozen=True)
@@ -32,3 +37,33 @@ class TrainingAdversary:
     def ball(self) -> LinfBall:
         """The threat model."""
         return LinfBall(self.eps)
+
+
+#: What an inner maximisation may ascend: cross-entropy, or the defense's own objective L.
+INNER_CHOICES = ("ce", "objective")
+
+
+def select_inner_loss(
+    inner: str, objective: Callable[[Tensor, Tensor], Tensor]
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss an inner maximisation ascends: ``F.cross_entropy`` or ``objective`` itself.
+
+    Args:
+        inner: ``"ce"`` (Madry et al.'s reading) or ``"objective"`` (Eqn. 5: L inside the max).
+        objective: the defense's per-batch objective ``(logits, y) -> loss``.
+
+    Raises:
+        InvalidValueError: ``inner`` is neither.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> select_inner_loss("ce", None) is F.cross_entropy
+        True
+        >>> select_inner_loss("kl", None)
+        Traceback (most recent call last):
+        ...
+        entrobust.errors.InvalidValueError: unknown inner loss 'kl'; valid: ce, objective
+    """
+    if inner not in INNER_CHOICES:
+        raise InvalidValueError(f"unknown inner loss {inner!r}; valid: {', '.join(INNER_CHOICES)}")
+    return F.cross_entropy if inner == "ce" else objective

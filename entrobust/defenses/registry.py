@@ -13,7 +13,17 @@ pat-ls         pat       ls         PAT-LS
 trades         trades    ce         TRADES (Eqn. 3)
 trades-entm    trades    entm       TRADES-EntM (App. E)
 trades-ls      trades    ls         TRADES-LS
+mart           mart      ce         MART (Wang et al., 2020), β = 6
+mart-entm      mart      entm       MART-EntM (beyond the paper)
+mart-ls        mart      ls         MART-LS (beyond the paper)
+fast           fast      ce         fast AT, FGSM-RS (Wong et al., 2020)
+fast-entm      fast      entm       FAST-EntM (beyond the paper)
+fast-ls        fast      ls         FAST-LS (beyond the paper)
 =============  ========  =========  =====================================
+
+The EntM/LS variants of MART and fast AT swap the objective the way Eqn. 5 swaps it for PAT;
+``entrobust.defenses.mart`` and ``entrobust.defenses.fast`` say where the references leave a
+choice and what we chose.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from torch import Tensor, nn
 
 from entrobust.defenses.adp import adp_step
 from entrobust.defenses.adversary import TrainingAdversary
+from entrobust.defenses.fast import fast_step
+from entrobust.defenses.mart import MART_BETA, mart_step
 from entrobust.defenses.objectives import make_objective
 from entrobust.defenses.pat import pat_step
 from entrobust.defenses.standard import standard_step
@@ -33,7 +45,12 @@ from entrobust.errors import InvalidValueError
 from entrobust.losses import ADPLoss
 from entrobust.registry import Registry
 
-TRAINERS = ("standard", "pat", "trades", "adp")
+#: TRADES' β in the paper (Eqn. 3).
+TRADES_BETA = 3.0
+
+TRAINERS = ("standard", "pat", "trades", "mart", "fast", "adp")
+#: Trainers with an inner adversary (the paper's "with AT"; black-box proxy: a PAT model).
+ADVERSARIAL_TRAINERS = ("pat", "trades", "mart", "fast")
 
 DEFENSES: Registry[tuple[str, str]] = Registry(
     "defense",
@@ -48,6 +65,12 @@ DEFENSES: Registry[tuple[str, str]] = Registry(
         "trades": ("trades", "ce"),
         "trades-entm": ("trades", "entm"),
         "trades-ls": ("trades", "ls"),
+        "mart": ("mart", "ce"),
+        "mart-entm": ("mart", "entm"),
+        "mart-ls": ("mart", "ls"),
+        "fast": ("fast", "ce"),
+        "fast-entm": ("fast", "entm"),
+        "fast-ls": ("fast", "ls"),
     },
 )
 
@@ -64,12 +87,16 @@ def list_defenses() -> list[str]:
 
 @dataclass(frozen=True)
 class DefenseParams:
-    """Every hyperparameter a defense may read (the unused ones are ignored)."""
+    """Every hyperparameter a defense may read (the unused ones are ignored).
+
+    ``beta=None`` means the trainer's own default: 3 for TRADES (the paper), 6 for MART (its
+    reference).
+    """
 
     lam: float = 2.0
     gamma: float | None = None
     alpha: float = 0.5
-    beta: float = 3.0
+    beta: float | None = None
     adversary: TrainingAdversary | None = None
     inner: str = "objective"
     adp_alpha: float = 2.0
@@ -101,8 +128,8 @@ class Defense:
 
     @property
     def uses_adversarial_training(self) -> bool:
-        """True for the PAT and TRADES families (the paper's "with AT")."""
-        return self.trainer in ("pat", "trades")
+        """True for the PAT, TRADES, MART and fast-AT families (the paper's "with AT")."""
+        return self.trainer in ADVERSARIAL_TRAINERS
 
     @property
     def is_ensemble(self) -> bool:
@@ -122,8 +149,16 @@ class Defense:
                 inner=p.inner,
             )
         if self.trainer == "trades":
+            beta = TRADES_BETA if p.beta is None else p.beta
+            return partial(trades_step, objective=self.objective, adversary=p.adversary, beta=beta)
+        if self.trainer == "mart":
+            beta = MART_BETA if p.beta is None else p.beta
             return partial(
-                trades_step, objective=self.objective, adversary=p.adversary, beta=p.beta
+                mart_step, objective=self.objective, adversary=p.adversary, beta=beta, inner=p.inner
+            )
+        if self.trainer == "fast":
+            return partial(
+                fast_step, objective=self.objective, adversary=p.adversary, inner=p.inner
             )
         return partial(adp_step, loss=ADPLoss(alpha=p.adp_alpha, beta=p.adp_beta))
 

@@ -8,7 +8,16 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from entrobust.data import get_dataset_spec
-from entrobust.defenses import DEFENSES, Defense, DefenseParams, TrainingAdversary
+from entrobust.defenses import (
+    ADVERSARIAL_TRAINERS,
+    DEFENSES,
+    FAST_STEP_RATIO,
+    MART_BETA,
+    TRADES_BETA,
+    Defense,
+    DefenseParams,
+    TrainingAdversary,
+)
 from entrobust.errors import InvalidValueError
 from entrobust.models import list_models
 from entrobust.training.profiles import resolve_schedule
@@ -112,6 +121,11 @@ def make_config(
         >>> cfg = make_config("digits", "pat-entm", profile="ci", seed=1)
         >>> cfg.arch, cfg.lam, cfg.alpha, cfg.seed
         ('tiny', 2.0, 0.5, 1)
+        >>> make_config("digits", "mart", profile="ci").beta, make_config("digits", "trades").beta
+        (6.0, 3.0)
+        >>> fast = make_config("digits", "fast", profile="ci", at_eps=8/255)
+        >>> round(fast.at_step * 255, 6), fast.at_steps
+        (10.0, 1)
         >>> make_config("digits", "pat", profile="ci", at_eps=8)
         Traceback (most recent call last):
         ...
@@ -123,7 +137,7 @@ def make_config(
     arch = overrides.pop("arch", None) or spec.default_arch
     if arch not in list_models():
         raise InvalidValueError(f"unknown arch '{arch}'; valid: {', '.join(list_models())}")
-    schedule = resolve_schedule(profile, dataset, arch, adversarial=trainer in ("pat", "trades"))
+    schedule = resolve_schedule(profile, dataset, arch, adversarial=trainer in ADVERSARIAL_TRAINERS)
     base = TrainConfig(
         dataset=dataset,
         defense=defense,
@@ -140,7 +154,7 @@ def make_config(
         lam=spec.entm_lam,
         gamma=spec.ls_gamma,
         alpha=0.5,
-        beta=3.0,
+        beta=MART_BETA if trainer == "mart" else TRADES_BETA,
         at_eps=spec.at_eps,
         at_step=spec.at_step,
         at_steps=spec.at_steps,
@@ -159,6 +173,9 @@ def make_config(
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     if "milestones" in overrides and overrides["milestones"] is not None:
         config = replace(config, milestones=tuple(overrides["milestones"]))
+    if trainer == "fast":  # FGSM-RS: one step of 1.25·ε (Wong et al.) unless given
+        step = overrides.get("at_step") or FAST_STEP_RATIO * config.at_eps
+        config = replace(config, at_step=step, at_steps=overrides.get("at_steps") or 1)
     validate(config)
     return config
 
