@@ -49,6 +49,7 @@ from entrobust.statefiles import rewrite_derived_json
 from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig
+from entrobust.training.overfit import OverfitMonitor
 from entrobust.training.runfiles import (
     check_final_payload,
     check_run_dir,
@@ -206,6 +207,7 @@ def train(
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     defense = config.defense_obj()
+    monitor = OverfitMonitor.for_run(config, data.x_test, data.y_test, dev)  # fast AT only
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -277,6 +279,8 @@ def train(
                 "lr": optimizer.param_groups[0]["lr"],
                 "seconds": time.perf_counter() - t0,
             }
+            if monitor is not None:  # PGD accuracy on a held-out batch; warns on a collapse
+                record.update(monitor.epoch_record(model, state["history"]))
             state["history"].append(record)
             state["seconds"] += record["seconds"]
             bar.set_postfix(
