@@ -17,6 +17,8 @@ from entrobust.attacks.base import Attack
 from entrobust.attacks.losses import smoothed_ce_loss
 from entrobust.attacks.pgd_attack import PGDAttack
 from entrobust.attacks.restarts import worst_case
+from entrobust.attacks.validate import check_strength
+from entrobust.errors import InvalidValueError
 
 GAMMAS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 
@@ -45,6 +47,9 @@ class AdaptiveSmoothedPGD(Attack):
         early_exit: bool = True,
         name: str | None = None,
     ) -> None:
+        check_strength(name or f"adaptive{steps}-eps{eps:.4g}", eps, steps)
+        if not gammas:
+            raise InvalidValueError("the adaptive attack needs at least one γ")
         self.attacks = [
             PGDAttack(
                 eps,

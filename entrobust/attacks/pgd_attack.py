@@ -19,6 +19,7 @@ from entrobust.attacks.losses import ce_loss, cw_margin_loss
 from entrobust.attacks.pgd import pgd
 from entrobust.attacks.restarts import worst_case
 from entrobust.attacks.threat import INITS, L2Ball, LinfBall
+from entrobust.attacks.validate import MAX_STEPS, check_strength
 from entrobust.errors import InvalidValueError
 
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"ce": ce_loss, "cw": cw_margin_loss}
@@ -67,8 +68,10 @@ class PGDAttack(Attack):
             raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
         if init not in INITS:
             raise InvalidValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
-        if steps < 1 or restarts < 1:
-            raise InvalidValueError("steps and restarts must be ≥ 1")
+        label = loss if isinstance(loss, str) else "custom"
+        check_strength(name or f"{norm}-pgd{steps}-{label}-eps{eps:.4g}", eps, steps)
+        if not 1 <= restarts <= MAX_STEPS:
+            raise InvalidValueError(f"restarts must lie in 1..{MAX_STEPS}, got {restarts}")
         if isinstance(loss, str) and loss not in LOSSES:
             raise InvalidValueError(f"unknown attack loss {loss!r}; valid: {', '.join(LOSSES)}")
         self.ball = LinfBall(eps) if norm == "linf" else L2Ball(eps)
@@ -77,7 +80,6 @@ class PGDAttack(Attack):
         self.loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
         self.restarts, self.init, self.init_std = int(restarts), init, float(init_std)
         self.early_exit = early_exit
-        label = loss if isinstance(loss, str) else "custom"
         self.name = name or f"{norm}-pgd{steps}-{label}-eps{self.eps:.4g}"
 
     @property

@@ -15,6 +15,8 @@ from torch import Tensor, nn
 
 from entrobust.attacks.base import Attack
 from entrobust.attacks.threat import check_linf_eps
+from entrobust.attacks.validate import MAX_SAMPLES, check_strength
+from entrobust.errors import InvalidValueError
 
 
 class RandomSearch(Attack):
@@ -37,6 +39,12 @@ class RandomSearch(Attack):
 
     def __init__(self, eps: float, n_samples: int = 10_000, chunk: int = 100) -> None:
         self.eps = check_linf_eps(eps)
+        check_strength(f"random-search{n_samples}-eps{eps:.4g}", self.eps)
+        if not 1 <= n_samples <= MAX_SAMPLES or chunk < 1:
+            raise InvalidValueError(
+                f"random search needs 1..{MAX_SAMPLES} samples and chunk ≥ 1, got "
+                f"{n_samples} and {chunk}"
+            )
         self.n_samples, self.chunk = int(n_samples), int(chunk)
         self.name = f"random-search{n_samples}-eps{eps:.4g}"
 

@@ -12,31 +12,61 @@ from pathlib import Path
 
 import pandas as pd
 
-from entrobust.cli.argtypes import int_list, name_list, positive_int
+from entrobust.cli.argtypes import (
+    MAX_STEPS,
+    device_arg,
+    dir_arg,
+    float_list_in,
+    int_list_in,
+    int_range,
+    path_arg,
+    path_list,
+    plain_name,
+    positive_float,
+    positive_int,
+    seed,
+    steps_int,
+)
+from entrobust.cli.datadir import DATA_ENV, data_dir_for, default_data_dir
 
 WHATS = ("eps-curve", "steps-curve", "lambda-sweep", "jacobian", "surface", "random-search")
 
 
 def float_list(text: str) -> tuple[float, ...]:
-    """Comma-separated numbers (fractions allowed), e.g. ``0,0.5,1,2``."""
-    from entrobust.cli.argtypes import fraction
+    """Comma-separated finite numbers ≥ 0 (fractions allowed), e.g. ``0,0.5,1,2``."""
+    return float_list_in(0.0, 1e6, "numbers")(text)
 
-    values = tuple(fraction(t) for t in text.split(",") if t.strip())
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
+
+#: ``--ks``/``--eps-list``: k in ε = k/255.
+k_list = int_list_in(1, 255, "k in ε = k/255")
+#: ``--steps``: step counts.
+steps_list = int_list_in(1, MAX_STEPS, "step counts")
+#: ``--gammas``: label-smoothing γ of the adaptive attack.
+gamma_list = float_list_in(0.0, 1.0, "γ values")
+#: ``--index``: test-set indices.
+index_list = int_list_in(0, 2**31 - 1, "test-set indices")
 
 
 def _common(p: argparse.ArgumentParser, runs_required: bool = True) -> None:
     src = p.add_mutually_exclusive_group(required=runs_required)
-    src.add_argument("--run", help="a run directory made by `entrobust train`")
-    src.add_argument("--runs", type=name_list, help="comma list of run directories to overlay")
-    p.add_argument("--out", help="output directory (default: <first run>/analysis/)")
-    p.add_argument("--data-dir", default="data", help="where datasets live (default: ./data)")
+    src.add_argument("--run", type=path_arg, help="a run directory made by `entrobust train`")
+    src.add_argument("--runs", type=path_list, help="comma list of run directories to overlay")
+    p.add_argument("--out", type=dir_arg, help="output directory (default: <first run>/analysis/)")
+    p.add_argument(
+        "--data-dir",
+        type=dir_arg,
+        help=f"where datasets live (default: where the run was trained, else ${DATA_ENV}, "
+        "else ./data)",
+    )
     p.add_argument("--test-size", type=positive_int, help="evaluate on a stratified test subset")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="auto",
+        help="auto (CUDA if present), cpu, cuda, cuda:N",
+    )
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--seed", type=int, default=0, help="seed of random starts and directions")
+    p.add_argument("--seed", type=seed, default=0, help="seed of random starts and directions")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,29 +83,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = what.add_parser("eps-curve", help="Fig. 1: accuracy vs ε (PGD, step 2/255, k steps)")
     _common(q)
-    q.add_argument("--ks", type=int_list, default=EPS_CURVE_KS, help="ε = k/255 grid (k steps)")
-    q.add_argument("--restarts", type=positive_int, default=1)
+    q.add_argument("--ks", type=k_list, default=EPS_CURVE_KS, help="ε = k/255 grid (k steps)")
+    q.add_argument("--restarts", type=steps_int, default=1)
     q.set_defaults(func=run_eps_curve)
 
     q = what.add_parser("steps-curve", help="Fig. 2: accuracy vs #steps, PGD and adaptive")
     _common(q)
-    q.add_argument("--eps-list", type=int_list, default=STEPS_CURVE_EPS, help="k in ε = k/255")
-    q.add_argument("--steps", type=int_list, default=STEPS_CURVE_STEPS, help="step counts")
-    q.add_argument("--gammas", type=float_list, default=GAMMAS, help="adaptive attack's γ grid")
+    q.add_argument("--eps-list", type=k_list, default=STEPS_CURVE_EPS, help="k in ε = k/255")
+    q.add_argument("--steps", type=steps_list, default=STEPS_CURVE_STEPS, help="step counts")
+    q.add_argument("--gammas", type=gamma_list, default=GAMMAS, help="adaptive attack's γ grid")
     q.add_argument("--no-adaptive", action="store_true", help="skip the adaptive attack")
-    q.add_argument("--restarts", type=positive_int, default=1)
+    q.add_argument("--restarts", type=steps_int, default=1)
     q.set_defaults(func=run_steps_curve)
 
     q = what.add_parser("lambda-sweep", help="Fig. 3: train one run per λ; clean and PGD acc.")
     _common(q, runs_required=False)
-    q.add_argument("--dataset", help="dataset (default: that of --run)")
+    q.add_argument("--dataset", type=plain_name, help="dataset (default: that of --run)")
     q.add_argument("--defense", default="pat-entm", help="pat-entm (default), entm, trades-entm")
     q.add_argument("--profile", default="quick")
-    q.add_argument("--runs-dir", default="runs", help="where the λ runs are cached")
+    q.add_argument("--runs-dir", type=dir_arg, default="runs", help="where the λ runs are cached")
     q.add_argument("--lams", type=float_list, default=LAMBDA_GRID, help="λ grid")
     q.add_argument("--attack", default="pgd40-8", help="robust-accuracy attack (e.g. pgd40-32)")
-    q.add_argument("--restarts", type=positive_int, default=5)
-    q.add_argument("--epochs", type=positive_int, help="training epochs override")
+    q.add_argument("--restarts", type=steps_int, default=5)
+    q.add_argument("--epochs", type=steps_int, help="training epochs override")
     q.add_argument("--train-size", type=positive_int, help="training subset override")
     q.add_argument("--no-progress", action="store_true", help="hide training progress bars")
     q.set_defaults(func=run_lambda_sweep)
@@ -83,24 +113,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = what.add_parser("jacobian", help="Table 4 + Fig. 4: margins, ‖J‖₂, Q_f, distortion")
     _common(q)
     q.add_argument("--attack", default="l2pgd20-0.5", help="bounded L2 attack (X_adv of Q_f)")
-    q.add_argument("--restarts", type=positive_int, default=5)
-    q.add_argument("--power-iters", type=positive_int, default=100)
-    q.add_argument("--min-l2-steps", type=positive_int, default=100, help="FAB iterations")
+    q.add_argument("--restarts", type=steps_int, default=5)
+    q.add_argument("--power-iters", type=steps_int, default=100)
+    q.add_argument("--min-l2-steps", type=steps_int, default=100, help="FAB iterations")
     q.set_defaults(func=run_jacobian)
 
     q = what.add_parser("surface", help="Figs. 5-6: loss and margin surfaces around images")
     _common(q)
-    q.add_argument("--index", type=int_list, default=(0, 1), help="test-set indices")
-    q.add_argument("--grid", type=positive_int, default=21, help="points per axis")
-    q.add_argument("--radius", type=float, default=0.04, help="largest |ε₁|, |ε₂|")
+    q.add_argument("--index", type=index_list, default=(0, 1), help="test-set indices")
+    q.add_argument("--grid", type=int_range(2, 1001, "grid"), default=21, help="points per axis")
+    q.add_argument("--radius", type=positive_float, default=0.04, help="largest |ε₁|, |ε₂|")
     q.set_defaults(func=run_surface)
 
     q = what.add_parser("random-search", help="Table 10: random search on PGD survivors")
     _common(q)
     q.add_argument("--pgd", default="pgd10-8", help="the PGD attack whose survivors are searched")
-    q.add_argument("--eps", type=positive_int, default=8, help="random-search ε = k/255")
-    q.add_argument("--samples", type=positive_int, default=10_000, help="random tries per image")
-    q.add_argument("--restarts", type=positive_int, default=5, help="PGD restarts")
+    q.add_argument("--eps", type=int_range(1, 255, "k"), default=8, help="random-search ε = k/255")
+    q.add_argument(
+        "--samples",
+        type=int_range(1, 10_000_000, "samples"),
+        default=10_000,
+        help="random tries per image",
+    )
+    q.add_argument("--restarts", type=steps_int, default=5, help="PGD restarts")
     q.set_defaults(func=run_random_search)
 
 
@@ -129,7 +164,9 @@ def _out_dir(args: argparse.Namespace, fallback: Path | None = None) -> Path:
 def _data(lr, args: argparse.Namespace, cap: int | None = None):
     from entrobust.analysis.runs import evaluation_split
 
-    return evaluation_split(lr.run, args.data_dir, args.test_size, cap)
+    return evaluation_split(
+        lr.run, data_dir_for(args.data_dir, lr.run.metrics), args.test_size, cap
+    )
 
 
 def _report(title: str, frame: pd.DataFrame, paths: list[Path], t0: float) -> None:
@@ -227,11 +264,20 @@ def run_lambda_sweep(args: argparse.Namespace) -> int:
     from entrobust.analysis import lambda_sweep, sweep_configs
     from entrobust.analysis.output import save_csv, save_figure
     from entrobust.analysis.plots import plot_lambda_sweep
+    from entrobust.attacks import get_attack
+    from entrobust.attacks.validate import check_attack
     from entrobust.training import load_run
 
     t0 = time.perf_counter()
+    check_attack(get_attack(args.attack))  # before any training
     dirs = _run_dirs(args)
-    base = load_run(dirs[0]).config if dirs else None
+    base_run = load_run(dirs[0]) if dirs else None
+    base = base_run.config if base_run else None
+    data_dir = (
+        data_dir_for(args.data_dir, base_run.metrics)
+        if base_run
+        else args.data_dir or default_data_dir()
+    )
     configs = sweep_configs(
         base,
         args.lams,
@@ -239,7 +285,7 @@ def run_lambda_sweep(args: argparse.Namespace) -> int:
         defense=args.defense,
         profile=args.profile,
         seed=args.seed,
-        data_dir=args.data_dir,
+        data_dir=data_dir,
         epochs=args.epochs,
         train_size=args.train_size,
     )
@@ -247,7 +293,7 @@ def run_lambda_sweep(args: argparse.Namespace) -> int:
         configs,
         attack=args.attack,
         runs_dir=args.runs_dir,
-        data_dir=args.data_dir,
+        data_dir=data_dir,
         device=args.device,
         test_size=args.test_size,
         restarts=args.restarts,
@@ -280,10 +326,13 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from entrobust.analysis.table4 import distortion_correlation
     from entrobust.attacks import AttackOptions, get_attack
     from entrobust.attacks.min_l2 import MinimalL2
+    from entrobust.attacks.validate import check_attack
     from entrobust.errors import InvalidValueError
 
     t0 = time.perf_counter()
-    attack = get_attack(args.attack, AttackOptions(restarts=args.restarts, seed=args.seed))
+    attack = check_attack(
+        get_attack(args.attack, AttackOptions(restarts=args.restarts, seed=args.seed))
+    )
     if attack.norm != "l2":
         raise InvalidValueError(f"--attack must be an L2 attack (Theorem 1), got {args.attack!r}")
     frames = {}
@@ -372,9 +421,10 @@ def run_random_search(args: argparse.Namespace) -> int:
     from entrobust.analysis.output import save_csv, save_figure
     from entrobust.analysis.plots import plot_random_search
     from entrobust.attacks import get_attack
+    from entrobust.attacks.validate import check_attack
 
     t0 = time.perf_counter()
-    get_attack(args.pgd)  # validate before any work
+    check_attack(get_attack(args.pgd))  # validate before any work
     rows = {}
     for lr in _loaded(args):
         d = _data(lr, args, cap=1000)

@@ -1,19 +1,38 @@
-"""``entrobust attack``: evaluate a trained run under attacks; print and save the accuracies."""
+"""``entrobust attack``: evaluate a trained run under attacks; print and save the accuracies.
+
+``--run DIR`` takes a run directory, ``--checkpoint FILE`` any entrobust checkpoint (a run's
+``final.pt`` or a file in that format, see :mod:`entrobust.training.runfiles`). Results go to
+the run's ``attacks.json`` (``FILE.attacks.json`` beside a checkpoint outside a run). Every
+option and attack name is checked before the model or data is loaded; without ``--data-dir``
+the data comes from where the run was trained (see :mod:`entrobust.cli.datadir`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from entrobust.atomic import write_json
 from entrobust.attacks import AttackOptions, TransferAttack, get_attack
-from entrobust.cli.argtypes import name_list, positive_int
+from entrobust.attacks.validate import check_attack
+from entrobust.cli.argtypes import (
+    device_arg,
+    dir_arg,
+    name_list,
+    path_arg,
+    positive_int,
+    seed,
+    steps_int,
+    unit_float,
+)
+from entrobust.cli.datadir import DATA_ENV, data_dir_for
 from entrobust.data import load_dataset
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import robust_accuracy
+from entrobust.statefiles import fraction_field, read_json
 from entrobust.training import load_run
+from entrobust.training.runfiles import load_checkpoint_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,30 +42,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Robust accuracy of a trained run; ε = k/255 in every attack name.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", help="a run directory made by `entrobust train`")
-    src.add_argument("--checkpoint", help="a run's final.pt")
+    src.add_argument("--run", type=path_arg, help="a run directory made by `entrobust train`")
+    src.add_argument(
+        "--checkpoint",
+        type=path_arg,
+        help="a checkpoint file: a run's final.pt, or a file in that format (docs/training.md)",
+    )
     p.add_argument(
         "--attacks",
         type=name_list,
         default=("clean", "fgsm8", "pgd10-8", "pgd40-8"),
         help="comma list, e.g. pgd40-8,cw40-16,l2pgd20-0.5 (see `entrobust list`)",
     )
-    p.add_argument("--transfer-from", help="craft on this run (black-box) instead of the target")
+    p.add_argument(
+        "--transfer-from", type=path_arg, help="craft on this run (black-box) instead of the target"
+    )
     p.add_argument(
         "--autoattack", action="store_true", help="add AutoAttack standard at the largest ε"
     )
-    p.add_argument("--restarts", type=positive_int, default=5, help="random restarts (paper: 5)")
+    p.add_argument("--restarts", type=steps_int, default=5, help="random restarts (paper: 5)")
     p.add_argument(
         "--init-std",
-        type=float,
+        type=unit_float,
         default=0.005,
         help="std of the Gaussian start (paper: N(0, 0.005), read as std)",
     )
     p.add_argument("--test-size", type=positive_int, help="evaluate on a stratified subset")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    p.add_argument("--data-dir", default="data")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random starts")
+    p.add_argument(
+        "--data-dir",
+        type=dir_arg,
+        help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV}, "
+        "else ./data)",
+    )
+    p.add_argument("--device", type=device_arg, default="auto")
     p.set_defaults(func=run)
 
 
@@ -55,33 +85,48 @@ def _largest_linf_k(names: tuple[str, ...]) -> int:
     return round(max(ks) * 255) if ks else 8
 
 
+def _results_path(target, checkpoint: str | None) -> Path:
+    """The run's ``attacks.json``; ``FILE.attacks.json`` for a checkpoint outside a run."""
+    if checkpoint is None or target.metrics:
+        return target.run_dir / "attacks.json"
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.attacks.json")
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    run_dir = Path(args.run) if args.run else Path(args.checkpoint).parent
-    target = load_run(run_dir, args.device)
-    cfg = target.config
-    test_size = args.test_size or cfg.test_size
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=args.data_dir,
-        train_size=cfg.train_size,
-        test_size=test_size,
-        seed=cfg.data_seed,
-    )
-    names = tuple(args.attacks)
+    names = tuple(dict.fromkeys(n.lower() for n in args.attacks))  # repeats are one row
+    options = AttackOptions(restarts=args.restarts, init_std=args.init_std, seed=args.seed)
     if args.autoattack:
         names += (f"autoattack-{_largest_linf_k(names)}",)
-    options = AttackOptions(restarts=args.restarts, init_std=args.init_std, seed=args.seed)
-    attacks = [get_attack(n, options) for n in names]  # validate every name before any work
+    attacks = [check_attack(get_attack(n, options)) for n in names]  # before any work
+    if args.checkpoint:
+        target = load_checkpoint_file(args.checkpoint, args.device)
+    else:
+        target = load_run(args.run, args.device)
+    cfg = target.config
     proxy = load_run(args.transfer_from, args.device) if args.transfer_from else None
     if proxy is not None and proxy.config.dataset != cfg.dataset:
         raise InvalidValueError(
             f"proxy was trained on {proxy.config.dataset}, target on {cfg.dataset}"
         )
+    results_path = _results_path(target, args.checkpoint)
+    results = {}
+    if results_path.exists() or results_path.is_symlink():
+        results = read_json(
+            results_path,
+            remedy="move it away; rerunning the attacks recomputes its results",
+            check=fraction_field("accuracy"),
+        )
+    data = load_dataset(
+        cfg.dataset,
+        data_dir=data_dir_for(args.data_dir, target.metrics),
+        train_size=cfg.train_size,
+        test_size=args.test_size or cfg.test_size,
+        seed=cfg.data_seed,
+    )
     mode = "black-box" if proxy else "white-box"
-    results_path = run_dir / "attacks.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     print(f"{cfg.dataset}/{cfg.defense} seed {cfg.seed} ({mode}, n = {len(data.x_test)})")
     print(f"{'attack':<22} {'accuracy %':>10} {'seconds':>8}")
     for atk in attacks:

@@ -11,7 +11,30 @@ import sys
 import time
 from pathlib import Path
 
-from entrobust.cli.argtypes import name_list, positive_int
+from entrobust.cli.argtypes import (
+    device_arg,
+    dir_arg,
+    int_range,
+    name_list,
+    path_arg,
+    positive_int,
+    seed,
+    steps_int,
+)
+from entrobust.cli.datadir import DATA_ENV, data_dir_for
+
+
+def check_list(text: str) -> tuple[str, ...]:
+    """``--checks``: audit check keys, validated at parse time (before any data loads)."""
+    from entrobust.audit import CHECK_KEYS
+
+    names = tuple(dict.fromkeys(n.lower() for n in name_list(text)))
+    unknown = [n for n in names if n not in CHECK_KEYS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown check(s) {', '.join(unknown)}; valid: {', '.join(CHECK_KEYS)}"
+        )
+    return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,29 +48,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         "black-box, random search, large ε, convergence, FGSM vs PGD, and AutoAttack's model "
         "checks. Exit status 1 when any check fails.",
     )
-    p.add_argument("--run", required=True, help="the run directory to audit")
-    p.add_argument("--proxy", help="a separately trained run for the transfer check (a)")
-    p.add_argument("--out", help="directory for audit.md/audit.json (default: the run dir)")
+    p.add_argument("--run", type=path_arg, required=True, help="the run directory to audit")
+    p.add_argument(
+        "--proxy", type=path_arg, help="a separately trained run for the transfer check (a)"
+    )
+    p.add_argument(
+        "--out", type=dir_arg, help="directory for audit.md/audit.json (default: the run dir)"
+    )
     p.add_argument("--test-size", type=positive_int, help="audit a stratified test subset")
-    p.add_argument("--eps", type=positive_int, help="ε = k/255 (default: the run's training ε)")
+    p.add_argument(
+        "--eps", type=int_range(1, 255, "k"), help="ε = k/255 (default: the run's training ε)"
+    )
     p.add_argument(
         "--samples",
-        type=positive_int,
+        type=int_range(1, 10_000_000, "samples"),
         default=RANDOM_SEARCH_SAMPLES,
         help=f"random-search tries per PGD survivor (default {RANDOM_SEARCH_SAMPLES}; paper 10000)",
     )
-    p.add_argument("--restarts", type=positive_int, default=5, help="PGD restarts (paper: 5)")
-    p.add_argument("--checks", type=name_list, help=f"subset of: {', '.join(CHECK_KEYS)}")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restarts", type=steps_int, default=5, help="PGD restarts (paper: 5)")
+    p.add_argument("--checks", type=check_list, help=f"subset of: {', '.join(CHECK_KEYS)}")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--data-dir", default="data")
-    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--data-dir",
+        type=dir_arg,
+        help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV})",
+    )
+    p.add_argument("--device", type=device_arg, default="auto")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from entrobust.atomic import write_json, write_text
+    from entrobust.atomic import json_safe, write_json, write_text
     from entrobust.audit import AuditSettings, run_audit
     from entrobust.data import load_dataset
     from entrobust.errors import InvalidValueError
@@ -66,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     k = args.eps if args.eps is not None else round(cfg.at_eps * 255)
     data = load_dataset(
         cfg.dataset,
-        data_dir=args.data_dir,
+        data_dir=data_dir_for(args.data_dir, target.metrics),
         train_size=cfg.train_size,
         test_size=args.test_size or cfg.test_size,
         seed=cfg.data_seed,
@@ -99,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     report.meta["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out) if args.out else target.run_dir
     write_text(out / "audit.md", report.to_markdown())
-    write_json(out / "audit.json", report.to_dict())
+    write_json(out / "audit.json", json_safe(report.to_dict()))  # NaN evidence → null
     for line in report.summary_lines():
         print(line)
     print(f"wrote {out / 'audit.md'} and {out / 'audit.json'} ({report.meta['seconds']} s)")

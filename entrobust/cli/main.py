@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EntrobustError as err:
         sys.stderr.write(f"entrobust: error: {err}\n")
         return 2
+    except OSError as err:  # the file system refused: one line naming the file, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        sys.stderr.write(f"entrobust: error: {where}{err.strerror or err}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("entrobust: interrupted; rerun the same command to resume\n")
         return 130

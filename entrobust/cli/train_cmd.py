@@ -6,7 +6,24 @@ import argparse
 import os
 import sys
 
-from entrobust.cli.argtypes import fraction, int_list, positive_int
+from entrobust.cli.argtypes import (
+    decay_factor,
+    device_arg,
+    dir_arg,
+    finite_float,
+    fraction,
+    int_list,
+    int_range,
+    momentum,
+    nonneg_float,
+    plain_name,
+    positive_float,
+    positive_int,
+    seed,
+    steps_int,
+    unit_float,
+)
+from entrobust.cli.datadir import DATA_ENV, default_data_dir
 from entrobust.defenses import list_defenses
 from entrobust.training import PROFILES, make_config, train
 from entrobust.training.runner import Runtime
@@ -42,45 +59,59 @@ OVERRIDES = {
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that reads a dataset or runs directory."""
     p.add_argument(
-        "--data-dir", default="data", help="where datasets / NAME.npz live (default: ./data)"
+        "--data-dir",
+        type=dir_arg,
+        default=default_data_dir(),
+        help=f"where datasets / NAME.npz live (default: ${DATA_ENV}, else ./data)",
     )
     p.add_argument("--download", action="store_true", help="let torchvision download missing data")
-    p.add_argument("--runs-dir", default="runs", help="where runs are cached (default: ./runs)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--runs-dir", type=dir_arg, default="runs", help="where runs are cached (default: ./runs)"
+    )
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="auto",
+        help="auto (CUDA if present), cpu, cuda, cuda:N",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def add_train_overrides(p: argparse.ArgumentParser) -> None:
-    """Every training hyperparameter, typed; unset ones keep the profile/dataset default."""
+def add_train_overrides(p: argparse.ArgumentParser, batch_flag: str = "--batch-size") -> None:
+    """Every training hyperparameter, typed; unset ones keep the profile/dataset default.
+
+    ``batch_flag`` names the training batch size's option (``--train-batch-size`` where the
+    command also has an attack batch size); it always lands in ``args.batch_size``.
+    """
     g = p.add_argument_group(
         "overrides (default: the profile's and the paper's per-dataset values)"
     )
     g.add_argument("--arch", type=str, help="model architecture (see `entrobust list`)")
-    g.add_argument("--epochs", type=positive_int)
-    g.add_argument("--batch-size", type=positive_int)
-    g.add_argument("--lr", type=float)
-    g.add_argument("--momentum", type=float)
-    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--epochs", type=steps_int)
+    g.add_argument(batch_flag, dest="batch_size", type=positive_int, help="training batch size")
+    g.add_argument("--lr", type=positive_float)
+    g.add_argument("--momentum", type=momentum, help="SGD momentum in [0, 1)")
+    g.add_argument("--weight-decay", type=nonneg_float)
     g.add_argument("--milestones", type=int_list, help="LR decay epochs, e.g. 60,84,100")
-    g.add_argument("--lr-decay", type=float, help="LR decay factor")
-    g.add_argument("--lam", type=float, help="EntM λ")
-    g.add_argument("--gamma", type=float, help="label-smoothing γ")
-    g.add_argument("--alpha", type=float, help="PAT clean-loss weight α")
-    g.add_argument("--beta", type=float, help="TRADES β")
+    g.add_argument("--lr-decay", type=decay_factor, help="LR decay factor in (0, 1]")
+    g.add_argument("--lam", type=finite_float, help="EntM λ")
+    g.add_argument("--gamma", type=unit_float, help="label-smoothing γ in [0, 1]")
+    g.add_argument("--alpha", type=unit_float, help="PAT clean-loss weight α in [0, 1]")
+    g.add_argument("--beta", type=nonneg_float, help="TRADES β")
     g.add_argument("--at-eps", type=fraction, help="training ε, e.g. 8/255")
     g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255")
-    g.add_argument("--at-steps", type=positive_int, help="training PGD steps")
+    g.add_argument("--at-steps", type=steps_int, help="training PGD steps")
     g.add_argument(
         "--inner",
         choices=["ce", "objective"],
         help="loss PAT's inner max ascends: objective (Eqn. 5, default) or ce (Madry's reading)",
     )
-    g.add_argument("--adp-members", type=positive_int)
-    g.add_argument("--adp-alpha", type=float)
-    g.add_argument("--adp-beta", type=float)
+    g.add_argument("--adp-members", type=int_range(2, 100))
+    g.add_argument("--adp-alpha", type=nonneg_float)
+    g.add_argument("--adp-beta", type=nonneg_float)
     g.add_argument("--train-size", type=positive_int, help="stratified training subset")
     g.add_argument("--test-size", type=positive_int, help="stratified test subset")
-    g.add_argument("--data-seed", type=int, help="seed of the subsets")
+    g.add_argument("--data-seed", type=seed, help="seed of the subsets")
     g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast for training")
 
 
@@ -106,11 +137,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train one defense; rerunning the same command resumes or reuses the run.",
     )
     p.add_argument(
-        "--dataset", required=True, help="digits, mnist, cifar10, cifar100, svhn or an npz name"
+        "--dataset",
+        type=plain_name,
+        required=True,
+        help="digits, mnist, cifar10, cifar100, svhn or an npz name",
     )
     p.add_argument("--defense", required=True, help=f"one of: {', '.join(list_defenses())}")
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     add_data_options(p)
     add_train_overrides(p)
     add_runtime_options(p)
