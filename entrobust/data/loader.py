@@ -40,6 +40,8 @@ from entrobust.errors import InvalidValueError, UnknownNameError
 GENERIC_ARCH = "tiny"
 GENERIC_AT = {"at_eps": 8 / 255, "at_step": 2 / 255, "at_steps": 7}
 GENERIC_ENTM_LAM = 2.0
+#: The longest dataset name (run directory names embed it; path components hold 255 bytes).
+MAX_NAME_LENGTH = 100
 
 
 def channel_mean_std(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -143,6 +145,10 @@ def _check_name(name: str) -> None:
     ):
         raise InvalidValueError(
             f"dataset name must be a plain name like 'cifar10' (no path); got {name!r}"
+        )
+    if len(name) > MAX_NAME_LENGTH:  # run directory names embed it
+        raise InvalidValueError(
+            f"dataset name has {len(name)} characters; at most {MAX_NAME_LENGTH} are allowed"
         )
 
 
