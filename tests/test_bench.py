@@ -23,9 +23,15 @@ SMALL = dict(epochs=1, train_size=100, test_size=40)
 ATTACKS = ["clean", "fgsm16", "pgd3-16", "cw3-16", "bb:pgd3-16"]
 
 
-def _plan(defenses=("normal", "pat", "adp")):
+def _plan(defenses=("normal", "pat", "adp"), **kw):
     return plan_bench(
-        "digits", list(defenses), profile="ci", rows=rows_from_names(ATTACKS), overrides=SMALL
+        "digits",
+        list(defenses),
+        profile="ci",
+        rows=rows_from_names(ATTACKS),
+        overrides=SMALL,
+        options=kw.pop("options", AttackOptions(restarts=1)),
+        **kw,
     )
 
 
@@ -57,13 +63,7 @@ def test_plan_rejects_bad_names_before_work():
 
 def test_bench_runs_and_rerun_does_nothing(tmp_path, monkeypatch):
     plan = _plan(("normal", "pat"))
-    kw = dict(
-        out_dir=tmp_path / "out",
-        runs_dir=tmp_path / "runs",
-        progress=False,
-        device="cpu",
-        options=AttackOptions(restarts=1),
-    )
+    kw = dict(out_dir=tmp_path / "out", runs_dir=tmp_path / "runs", progress=False, device="cpu")
     first = run_bench(plan, **kw)
     rows = ResultsFile(first.results_path).rows
     assert len(rows) == len(plan.cells) == 10
@@ -73,7 +73,7 @@ def test_bench_runs_and_rerun_does_nothing(tmp_path, monkeypatch):
         assert (tmp_path / "out" / f"table.{suffix}").is_file()
     import entrobust.bench.runner as runner
 
-    monkeypatch.setattr(runner, "robust_accuracy", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(runner, "robust_flags", lambda *a, **k: pytest.fail("recomputed"))
     monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("retrained"))
     again = run_bench(plan, **kw)
     assert again.markdown == first.markdown
@@ -81,9 +81,7 @@ def test_bench_runs_and_rerun_does_nothing(tmp_path, monkeypatch):
 
 def test_shards_merge_to_the_unsharded_table(tmp_path):
     plan = _plan(("normal", "pat"))
-    kw = dict(
-        runs_dir=tmp_path / "runs", progress=False, device="cpu", options=AttackOptions(restarts=1)
-    )
+    kw = dict(runs_dir=tmp_path / "runs", progress=False, device="cpu")
     whole = run_bench(plan, out_dir=tmp_path / "whole", **kw)
     for i in range(2):
         run_bench(plan, out_dir=tmp_path / "sharded", shard=Shard(i, 2), **kw)
@@ -97,8 +95,8 @@ def test_shards_merge_to_the_unsharded_table(tmp_path):
     assert (tmp_path / "sharded" / "results.csv").read_text() == whole.results_path.read_text()
 
 
-def test_sigkill_mid_grid_then_rerun_equals_uninterrupted(tmp_path):
-    base = [
+def _bench_cmd(runs: Path, out: Path, *extra: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "entrobust",
@@ -113,40 +111,140 @@ def test_sigkill_mid_grid_then_rerun_equals_uninterrupted(tmp_path):
         "ci",
         "--restarts",
         "2",
+        "--attack-repeats",
+        "2",
         "--no-progress",
         "--device",
         "cpu",
+        "--runs-dir",
+        str(runs),
+        "--out",
+        str(out),
+        *extra,
     ]
-    args = [*base, "--runs-dir", str(tmp_path / "runs")]
+
+
+def test_sigkill_at_five_points_then_rerun_equals_uninterrupted(tmp_path):
+    """White- and black-box cells, repeats, proxies trained mid-grid: killed five times."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # Uninterrupted reference (own runs dir too, so nothing is shared).
     ref = subprocess.run(
-        [*base, "--runs-dir", str(tmp_path / "ref-runs"), "--out", str(tmp_path / "ref")],
+        _bench_cmd(tmp_path / "ref-runs", tmp_path / "ref"),
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert ref.returncode == 0, ref.stderr
+    expected = (tmp_path / "ref" / "results.csv").read_text()
+    total = len(expected.splitlines()) - 1  # 2 defenses × (1 + 1 + 2 + 2 + 2) cells
+    assert total == 16
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [*args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     results = out / "results.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if results.is_file() and len(results.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    partial = results.read_text().splitlines()
-    assert 4 <= len(partial) < 11, "the kill must land mid-grid"
+    killed_at = []
+    for want in (1, 4, 7, 10, 13):  # data lines present before each kill
+        proc = subprocess.Popen(
+            _bench_cmd(tmp_path / "runs", out),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if results.is_file() and len(results.read_text().splitlines()) - 1 >= want:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_at.append(len(results.read_text().splitlines()) - 1)
+    assert killed_at == sorted(killed_at) and killed_at[-1] < total, killed_at
+    assert any("black-box" in line for line in results.read_text().splitlines())
     rerun = subprocess.run(
-        [*args, "--out", str(out)], env=env, capture_output=True, text=True, timeout=300
+        _bench_cmd(tmp_path / "runs", out), env=env, capture_output=True, text=True, timeout=300
     )
     assert rerun.returncode == 0, rerun.stderr
-    assert results.read_text() == (tmp_path / "ref" / "results.csv").read_text()
+    assert results.read_text() == expected
+
+
+def test_changed_option_computes_new_cells_never_shows_old_ones(tmp_path):
+    """--restarts (or any attack option) into an existing --out equals a fresh --out."""
+    kw = dict(runs_dir=tmp_path / "runs", progress=False, device="cpu")
+    one = _plan(("pat",), options=AttackOptions(restarts=1, init_std=0.05))
+    three = _plan(("pat",), options=AttackOptions(restarts=3, init_std=0.05))
+    run_bench(one, out_dir=tmp_path / "shared", **kw)
+    reused = run_bench(three, out_dir=tmp_path / "shared", **kw)
+    fresh = run_bench(three, out_dir=tmp_path / "fresh", **kw)
+    assert reused.markdown == fresh.markdown
+    rows = ResultsFile(tmp_path / "shared" / "results.csv").rows
+    hashes = {r["attack_hash"] for r in rows if r["attack"] == "pgd3-16"}
+    assert len(hashes) == 2  # both settings recorded, each under its own identity
+    assert {r["attack_hash"] for r in ResultsFile(fresh.results_path).rows} <= {
+        r["attack_hash"] for r in rows
+    }
+    attacks = __import__("json").loads((tmp_path / "shared" / "attacks.json").read_text())
+    assert {a["restarts"] for a in attacks.values() if a["name"] == "pgd3-16"} == {1, 3}
+
+
+def test_cells_do_not_depend_on_order_or_what_ran_before(tmp_path):
+    """Each cell alone (its own bench) gives the number it has inside the whole grid."""
+    kw = dict(runs_dir=tmp_path / "runs", progress=False, device="cpu")
+    whole = ResultsFile(run_bench(_plan(("pat",)), out_dir=tmp_path / "whole", **kw).results_path)
+    for name in ("bb:pgd3-16", "pgd3-16"):  # black-box first: its proxy trains before anything
+        alone = plan_bench(
+            "digits",
+            ["pat"],
+            profile="ci",
+            rows=rows_from_names([name]),
+            overrides=SMALL,
+            options=AttackOptions(restarts=1),
+        )
+        got = ResultsFile(run_bench(alone, out_dir=tmp_path / name, **kw).results_path).rows
+        assert len(got) == 1
+        ref = whole.get(got[0])
+        assert ref is not None and ref["accuracy"] == got[0]["accuracy"]
+
+
+def test_corrupt_transfer_cache_is_recomputed_with_a_warning(tmp_path, capfd):
+    kw = dict(runs_dir=tmp_path / "runs", progress=False, device="cpu")
+    plan = _plan(("pat",))
+    first = run_bench(plan, out_dir=tmp_path / "a", **kw)
+    (cache,) = (tmp_path / "a" / "transfer").glob("*.pt")
+    import torch
+
+    payload = torch.load(cache, weights_only=True)
+    payload["x_adv"] = payload["x_adv"] + 0.5  # outside the ε-ball and [0, 1]
+    torch.save(payload, cache)
+    second = run_bench(plan, out_dir=tmp_path / "b", **kw)  # its own, clean cache
+    assert second.markdown.split("\n", 1)[1] == first.markdown.split("\n", 1)[1]
+    import shutil
+
+    shutil.copy(cache, tmp_path / "b" / "transfer" / cache.name)
+    (tmp_path / "b" / "results.csv").unlink()
+    capfd.readouterr()
+    third = run_bench(plan, out_dir=tmp_path / "b", **kw)
+    assert "transfer cache" in capfd.readouterr().err
+    assert third.markdown == second.markdown
+
+
+def test_bad_result_rows_are_dropped_and_recomputed(tmp_path, capfd):
+    kw = dict(out_dir=tmp_path / "o", runs_dir=tmp_path / "runs", progress=False, device="cpu")
+    plan = _plan(("normal",))
+    first = run_bench(plan, **kw)
+    path = first.results_path
+    lines = path.read_text().splitlines()
+    bad = lines[2].split(",")
+    bad[12] = "1.7"  # accuracy outside [0, 1]
+    torn = lines[3][: len(lines[3]) // 2]
+    path.write_text(
+        "\n".join([lines[0], lines[1], ",".join(bad), torn, *lines[4:], lines[1]]) + "\n"
+    )
+    capfd.readouterr()
+    again = run_bench(plan, **kw)
+    assert "bad row(s) dropped" in capfd.readouterr().err
+    assert again.markdown == first.markdown
+    assert path.read_text() == "\n".join(lines) + "\n"
+    path.write_bytes(b"\xff\xfe not a csv")
+    third = run_bench(plan, **kw)
+    assert third.markdown == first.markdown and (tmp_path / "o" / "results.csv.bad1").is_file()
 
 
 def test_table_markup_bold_and_italics():

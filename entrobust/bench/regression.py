@@ -74,6 +74,7 @@ def run_regression(data_dir: str | Path, work_dir: str | Path) -> dict[str, floa
                 rows=rows_for(dataset, str(data_dir)),
                 data_dir=data_dir,
                 overrides=SETTINGS[dataset],
+                options=AttackOptions(restarts=2),
             )
             result = run_bench(
                 plan,
@@ -82,7 +83,6 @@ def run_regression(data_dir: str | Path, work_dir: str | Path) -> dict[str, floa
                 data_dir=data_dir,
                 device="cpu",
                 progress=False,
-                options=AttackOptions(restarts=2),
             )
             for row in result.table.rows:
                 for d in plan.defenses:

@@ -3,35 +3,39 @@
 Stages: (1) train every model the grid needs — the defenses and, for black-box rows, the
 paper's proxies (a Normal model for defenses without AT, a PAT model for those with AT,
 trained separately with seed ``1000 + seed``); (2) evaluate every cell, skipping the ones
-already in ``results.csv``; (3) render the table. Each cell seeds the attack RNG from its own
-key, so a resumed grid gives the same numbers as an uninterrupted one, in any order.
+already in ``results.csv``; (3) render the table. A cell is identified by everything that
+changes its number (:mod:`entrobust.bench.results`) and seeds its attack RNG from that identity
+right before attacking, so a resumed grid gives the same numbers as an uninterrupted one, in
+any order; a changed option computes new cells instead of showing old ones.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from entrobust.atomic import write_json, write_text
+from entrobust.atomic import json_safe, write_json, write_text
 from entrobust.attacks import AttackOptions, craft_cached, get_attack, proxy_defense
 from entrobust.bench.grid import BLACK, WHITE, Row, default_rows, grid_ks
 from entrobust.bench.results import ResultsFile, cell_key
-from entrobust.bench.results import to_csv as to_results_csv
 from entrobust.bench.table import Table, build_table, to_csv, to_latex, to_markdown
-from entrobust.data import get_dataset_spec, load_dataset
+from entrobust.data import DatasetSplits, get_dataset_spec
+from entrobust.data.splits import fingerprint
 from entrobust.defenses import DEFENSES
+from entrobust.device import resolve_device
+from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
-from entrobust.evaluation import adversarial_accuracy, robust_accuracy
+from entrobust.evaluation import adversarial_flags, robust_flags
+from entrobust.statefiles import numbers_only, read_derived_json, rewrite_derived_json
 from entrobust.training import TrainConfig, TrainedRun, make_config, train
-from entrobust.training.runner import Runtime
+from entrobust.training.runner import Runtime, load_config_data
 
 PROXY_SEED_OFFSET = 1000
 
@@ -77,6 +81,8 @@ class BenchPlan:
     proxies: dict[tuple[str, int], TrainConfig]
     num_classes: int
     cells: list[dict[str, Any]] = field(default_factory=list)
+    options: AttackOptions = field(default_factory=AttackOptions)
+    attack_repeats: int = 1
 
     @property
     def models(self) -> int:
@@ -95,11 +101,15 @@ def plan_bench(
     arch: str | None = None,
     overrides: dict[str, Any] | None = None,
     defense_overrides: dict[str, dict[str, Any]] | None = None,
+    options: AttackOptions | None = None,
+    attack_repeats: int = 1,
 ) -> BenchPlan:
     """Resolve configs, proxies and cells without training anything.
 
     ``overrides`` apply to every model; ``defense_overrides[name]`` to one defense only (e.g.
-    Table 11's per-dataset λ for PAT-EntM), so the others keep their cached runs.
+    Table 11's per-dataset λ for PAT-EntM), so the others keep their cached runs. Each attack
+    that draws random numbers is evaluated ``attack_repeats`` times with different seeds (the
+    paper's "each PGD repeated 3 times"); deterministic ones (clean, FGSM) once.
 
     Example:
         >>> p = plan_bench("digits", ["normal", "pat"], profile="ci")
@@ -108,13 +118,15 @@ def plan_bench(
     """
     for d in defenses:
         DEFENSES.get(d)
+    if attack_repeats < 1:
+        raise InvalidValueError(f"--attack-repeats must be ≥ 1, got {attack_repeats}")
+    options = options or AttackOptions()
     spec = get_dataset_spec(dataset, data_dir)
     rows = list(rows) if rows is not None else default_rows(spec)
     if autoattack:
         rows.append(Row(WHITE, f"autoattack-{grid_ks(spec)[1 if len(grid_ks(spec)) > 2 else -1]}"))
-    for row in rows:
-        get_attack(row.attack)  # validate every name before any work
-    extra = dict(overrides or {}, arch=arch)
+    attacks = {row.attack: get_attack(row.attack, options) for row in rows}  # validate first
+    extra = {**(overrides or {}), **({"arch": arch} if arch else {})}
     data_dir_s = None if data_dir is None else str(data_dir)
 
     def config(defense: str, seed: int) -> TrainConfig:
@@ -130,34 +142,53 @@ def plan_bench(
             for s in seeds:
                 proxies[(d, s)] = config(proxy_defense(d), PROXY_SEED_OFFSET + s)
     plan = BenchPlan(
-        dataset, list(defenses), list(seeds), profile, rows, configs, proxies, spec.num_classes
+        dataset,
+        list(defenses),
+        list(seeds),
+        profile,
+        rows,
+        configs,
+        proxies,
+        spec.num_classes,
+        options=options,
+        attack_repeats=attack_repeats,
     )
     for (d, s), cfg in configs.items():
         for row in rows:
             if d == "adp" and row.attack.startswith("cw"):
                 continue  # ADP outputs averaged probabilities: the CW logit margin does not apply
-            atk = get_attack(row.attack)
-            plan.cells.append(
-                {
-                    "dataset": dataset,
-                    "arch": cfg.arch,
-                    "defense": d,
-                    "seed": s,
-                    "profile": profile,
-                    "mode": row.mode,
-                    "attack": row.attack,
-                    "norm": atk.norm,
-                    "eps": atk.eps,
-                    "steps": getattr(atk, "steps", ""),
-                    "proxy": proxies[(d, s)].run_name if row.mode == BLACK else "",
-                    "config_hash": cfg.hash,
-                }
-            )
+            atk = attacks[row.attack]
+            proxy = proxies[(d, s)] if row.mode == BLACK else None
+            for repeat in range(attack_repeats if atk.randomized else 1):
+                plan.cells.append(
+                    {
+                        "dataset": dataset,
+                        "arch": cfg.arch,
+                        "defense": d,
+                        "seed": s,
+                        "profile": profile,
+                        "mode": row.mode,
+                        "attack": row.attack,
+                        "repeat": repeat,
+                        "norm": atk.norm,
+                        "eps": atk.eps,
+                        "steps": getattr(atk, "steps", ""),
+                        "proxy": proxy.run_name if proxy else "",
+                        "config_hash": cfg.hash,
+                        "attack_hash": atk.config_hash,
+                        "points": "",  # the evaluated points' fingerprint, bound by run_bench
+                        "proxy_hash": proxy.hash if proxy else "",
+                    }
+                )
     return plan
 
 
+def _seed_of(*parts: Any) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
 def _cell_seed(cell: dict[str, Any]) -> int:
-    return int(hashlib.sha256("|".join(cell_key(cell)).encode()).hexdigest()[:8], 16)
+    return _seed_of(*cell_key(cell))
 
 
 @dataclass
@@ -167,6 +198,40 @@ class BenchResult:
     results_path: Path
     table: Table
     markdown: str
+
+
+class _Data:
+    """The evaluation data of each config, loaded once per distinct split."""
+
+    def __init__(self, data_dir: str | Path, download: bool) -> None:
+        self.data_dir, self.download = data_dir, download
+        self._splits: dict[tuple[Any, ...], DatasetSplits] = {}
+        self._points: dict[tuple[Any, ...], str] = {}
+
+    @staticmethod
+    def _key(cfg: TrainConfig) -> tuple[Any, ...]:
+        return (cfg.dataset, cfg.train_size, cfg.test_size, cfg.data_seed)
+
+    def split(self, cfg: TrainConfig) -> DatasetSplits:
+        key = self._key(cfg)
+        if key not in self._splits:
+            self._splits[key] = load_config_data(cfg, self.data_dir, self.download)
+        return self._splits[key]
+
+    def points(self, cfg: TrainConfig) -> str:
+        """Fingerprint of the points ``cfg``'s cells evaluate (test images and labels)."""
+        key = self._key(cfg)
+        if key not in self._points:
+            data = self.split(cfg)
+            self._points[key] = fingerprint(data.x_test, data.y_test)
+        return self._points[key]
+
+
+def bind_points(plan: BenchPlan, data: _Data) -> list[dict[str, Any]]:
+    """The plan's cells with the fingerprint of their evaluated points filled in."""
+    return [
+        {**c, "points": data.points(plan.configs[(c["defense"], c["seed"])])} for c in plan.cells
+    ]
 
 
 def run_bench(
@@ -180,29 +245,25 @@ def run_bench(
     progress: bool = True,
     shard: Shard | None = None,
     batch_size: int = 256,
-    options: AttackOptions | None = None,
     runtime: Runtime | None = None,
 ) -> BenchResult:
-    """Execute ``plan``; resumable at cell granularity; returns the table."""
+    """Execute ``plan``; resumable at cell granularity; returns the table.
+
+    Each cell's number depends only on its identity: its attack RNG is seeded from its key
+    right before the attack (after any training or loading), and transfer sets are crafted
+    with a seed of their own key, so cells can run in any order, be resumed or sharded, and
+    give the same ``results.csv``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = shard.suffix if shard else ""
-    results = ResultsFile(out_dir / f"results{suffix}.csv")
-    cells = [c for i, c in enumerate(plan.cells) if shard is None or i % shard.count == shard.index]
+    data = _Data(data_dir, download)
+    all_cells = bind_points(plan, data)
+    results = ResultsFile(out_dir / f"results{suffix}.csv", [cell_key(c) for c in all_cells])
+    cells = [c for i, c in enumerate(all_cells) if shard is None or i % shard.count == shard.index]
     todo = [c for c in cells if not results.has(c)]
-    write_json(
-        out_dir / "plan.json",
-        {
-            "dataset": plan.dataset,
-            "defenses": plan.defenses,
-            "seeds": plan.seeds,
-            "profile": plan.profile,
-            "rows": [r.label for r in plan.rows],
-            "configs": {f"{d}/s{s}": c.run_name for (d, s), c in plan.configs.items()},
-        },
-    )
+    _write_manifest(plan, out_dir, device)
 
-    data = None
     models: dict[str, TrainedRun] = {}
 
     def model_for(cfg: TrainConfig) -> TrainedRun:
@@ -215,11 +276,12 @@ def run_bench(
                 device=device,
                 progress=progress,
                 runtime=runtime,
+                data=data.split(cfg),
             )
         return models[cfg.hash]
 
     timings_path = out_dir / f"timings{suffix}.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    timings = read_derived_json(timings_path, check=numbers_only)
     bar = tqdm(
         total=len(cells),
         initial=len(cells) - len(todo),
@@ -232,48 +294,82 @@ def run_bench(
         for cell in todo:
             cfg = plan.configs[(cell["defense"], cell["seed"])]
             target = model_for(cfg)
-            if data is None:
-                data = load_dataset(
-                    cfg.dataset,
-                    data_dir=data_dir,
-                    download=download,
-                    train_size=cfg.train_size,
-                    test_size=cfg.test_size,
-                    seed=cfg.data_seed,
-                )
+            proxy = (
+                model_for(plan.proxies[(cell["defense"], cell["seed"])]) if cell["proxy"] else None
+            )
+            split = data.split(cfg)
             bar.set_postfix_str(
                 f"{cell['defense']} s{cell['seed']} {cell['mode']} {cell['attack']}"
+                + (f" r{cell['repeat']}" if plan.attack_repeats > 1 else "")
             )
             t0 = time.perf_counter()
-            torch.manual_seed(_cell_seed(cell))
-            attack = get_attack(cell["attack"], options)
-            if cell["mode"] == WHITE:
-                acc = robust_accuracy(target.model, attack, data.x_test, data.y_test, batch_size)
+            attack = get_attack(cell["attack"], plan.options)
+            if proxy is None:
+                torch.manual_seed(_cell_seed(cell))
+                flags = robust_flags(target.model, attack, split.x_test, split.y_test, batch_size)
             else:
-                proxy = model_for(plan.proxies[(cell["defense"], cell["seed"])])
-                cache = out_dir / "transfer" / f"{proxy.config.run_name}-{attack.name}.pt"
                 x_adv = craft_cached(
-                    proxy.model, attack, data.x_test, data.y_test, cache, batch_size
+                    proxy.model,
+                    attack,
+                    split.x_test,
+                    split.y_test,
+                    out_dir / "transfer" / f"{proxy.config.run_name}-{attack.name}"
+                    f"-r{cell['repeat']}-{attack.config_hash}.pt",
+                    batch_size,
+                    identity=f"{proxy.config.hash}|{cell['repeat']}",
                 )
-                acc = adversarial_accuracy(
-                    target.model, data.x_test, x_adv, data.y_test, batch_size
+                flags = adversarial_flags(
+                    target.model, split.x_test, x_adv, split.y_test, batch_size
                 )
-            results.add({**cell, "n": len(data.x_test), "accuracy": acc})
+            acc = flags.float().mean().item()
+            results.add({**cell, "n": len(flags), "accuracy": acc}, flags)
             timings["|".join(cell_key(cell))] = time.perf_counter() - t0
             write_json(timings_path, timings)
             bar.update(1)
-    return render(plan, results.rows, out_dir, suffix)
+    return render(plan, results.rows, out_dir, suffix, keys=[cell_key(c) for c in all_cells])
+
+
+def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
+    """plan.json (what is computed), attacks.json (every attack's full configuration) and
+    environment.json (versions, threads, device) beside the results."""
+    rewrite_derived_json(
+        out_dir / "plan.json",
+        {
+            "dataset": plan.dataset,
+            "defenses": plan.defenses,
+            "seeds": plan.seeds,
+            "profile": plan.profile,
+            "rows": [r.label for r in plan.rows],
+            "attack_repeats": plan.attack_repeats,
+            "attack_options": asdict(plan.options),
+            "configs": {f"{d}/s{s}": c.run_name for (d, s), c in plan.configs.items()},
+        },
+    )
+    known = read_derived_json(out_dir / "attacks.json")
+    for row in plan.rows:
+        atk = get_attack(row.attack, plan.options)
+        known[atk.config_hash] = {"name": atk.name, **atk.config()}
+    write_json(out_dir / "attacks.json", json_safe(known))
+    write_json(out_dir / "environment.json", json_safe(environment(resolve_device(device))))
 
 
 def render(
-    plan: BenchPlan, rows: list[dict[str, str]], out_dir: Path, suffix: str = ""
+    plan: BenchPlan,
+    rows: list[dict[str, str]],
+    out_dir: Path,
+    suffix: str = "",
+    *,
+    keys: Sequence[tuple[str, ...]],
 ) -> BenchResult:
-    """Build the table from result rows and write Markdown, CSV and LaTeX beside them."""
+    """Build the table from the result rows of this plan's cells (``keys``; rows of other
+    settings in the same file are never shown) and write Markdown, CSV and LaTeX."""
+    wanted = set(keys)
+    current = [r for r in rows if cell_key(r) in wanted]
     title = (
         f"{plan.dataset} ({next(iter(plan.configs.values())).arch}, profile {plan.profile}, "
         f"seeds {','.join(map(str, plan.seeds))})"
     )
-    table = build_table(rows, plan.rows, plan.defenses, plan.num_classes, title)
+    table = build_table(current, plan.rows, plan.defenses, plan.num_classes, title)
     md = to_markdown(table)
     write_text(out_dir / f"table{suffix}.md", md)
     write_text(out_dir / f"table{suffix}.csv", to_csv(table))
@@ -281,18 +377,28 @@ def render(
     return BenchResult(out_dir / f"results{suffix}.csv", table, md)
 
 
-def merge_shards(plan: BenchPlan, out_dir: str | Path) -> BenchResult:
+def merge_shards(
+    plan: BenchPlan, out_dir: str | Path, *, data_dir: str | Path = "data", download: bool = False
+) -> BenchResult:
     """Read every ``results-shard*.csv`` in ``out_dir`` into ``results.csv`` and render it.
 
     Cells are written in the plan's order, so the merged file equals an unsharded run's.
+
+    Raises:
+        InvalidValueError: no shard file and no results in ``out_dir``.
     """
     out_dir = Path(out_dir)
-    found: dict[tuple[str, ...], dict[str, str]] = {}
-    for path in sorted(out_dir.glob("results-shard*.csv")):
-        for row in ResultsFile(path).rows:
-            found[cell_key(row)] = row
-    for row in ResultsFile(out_dir / "results.csv").rows:
-        found.setdefault(cell_key(row), row)
-    ordered = [found[cell_key(c)] for c in plan.cells if cell_key(c) in found]
-    write_text(out_dir / "results.csv", to_results_csv(ordered))
-    return render(plan, ordered, out_dir)
+    keys = [cell_key(c) for c in bind_points(plan, _Data(data_dir, download))]
+    shard_files = sorted(out_dir.glob("results-shard*.csv"))
+    if not shard_files and not (out_dir / "results.csv").is_file():
+        raise InvalidValueError(
+            f"--merge: no results-shard*.csv or results.csv in {out_dir}; run the shards first"
+        )
+    merged = ResultsFile(out_dir / "results.csv", keys)
+    for path in shard_files:
+        shard = ResultsFile(path)
+        for row in shard.rows:
+            flags = shard.flags(row)
+            if flags is not None and not merged.has(row):
+                merged.add(row, flags)
+    return render(plan, merged.rows, out_dir, keys=keys)

@@ -24,6 +24,8 @@ class Cell:
     bold: bool = False
     italic: bool = False
     note: str = ""
+    models: int = 1
+    repeats: int = 1
 
     @property
     def mean(self) -> float:
@@ -70,12 +72,17 @@ def build_table(
         True
     """
     values: dict[tuple[Row, str], list[float]] = defaultdict(list)
+    models: dict[tuple[Row, str], set[str]] = defaultdict(set)
+    repeats: dict[tuple[Row, str], set[str]] = defaultdict(set)
     for r in results:
-        values[(Row(r["mode"], r["attack"]), r["defense"])].append(100 * float(r["accuracy"]))
+        key = (Row(r["mode"], r["attack"]), r["defense"])
+        values[key].append(100 * float(r["accuracy"]))
+        models[key].add(str(r.get("seed", "")))
+        repeats[key].add(str(r.get("repeat", "")))
     table = Table(title, list(rows), list(defenses))
     for key, vals in values.items():
         if key[0] in table.rows and key[1] in table.defenses:
-            table.cells[key] = Cell(vals)
+            table.cells[key] = Cell(vals, models=len(models[key]), repeats=len(repeats[key]))
     chance = 100.0 / num_classes
     for row in table.rows:
         present = [c for d in defenses if (c := table.cell(row, d)) is not None]
@@ -112,10 +119,30 @@ def to_markdown(table: Table) -> str:
         out.append(f"| {row.mode} | {row.attack} | " + " | ".join(cells) + " |")
     out.append("")
     out.append(
-        "Accuracy (%), mean ± std over seeds. **Bold**: best of the row (above chance). "
+        f"Accuracy (%), {averaging(table)}. **Bold**: best of the row (above chance). "
         "*Italics*: white-box accuracy higher than black-box for the same attack."
     )
     return "\n".join(out) + "\n"
+
+
+def averaging(table: Table) -> str:
+    """What stands behind each number, e.g. ``mean ± std over 3 models × 3 attack repeats``.
+
+    Example:
+        >>> t = Table("", [Row(WHITE, "pgd10-8")], ["pat"])
+        >>> t.cells[(Row(WHITE, "pgd10-8"), "pat")] = Cell([50.0], models=1, repeats=1)
+        >>> averaging(t)
+        'one model, one attack run per number'
+    """
+    cells = list(table.cells.values())
+    models = max((c.models for c in cells), default=1)
+    repeats = max((c.repeats for c in cells), default=1)
+    if models * repeats < 2:
+        return "one model, one attack run per number"
+    what = f"{models} model{'s' if models > 1 else ''}"
+    if repeats > 1:
+        what += f" × {repeats} attack repeats (deterministic attacks run once)"
+    return f"mean ± std over {what}"
 
 
 def to_latex(table: Table) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from entrobust.attacks import AttackOptions
 from entrobust.bench.estimate import THROUGHPUT, estimate
 from entrobust.bench.reproduce import (
     ANALYSIS_TABLES,
@@ -14,7 +13,14 @@ from entrobust.bench.reproduce import (
     table_spec,
 )
 from entrobust.bench.runner import plan_bench, run_bench
-from entrobust.cli.argtypes import int_list, positive_int
+from entrobust.cli.argtypes import seed_list
+from entrobust.cli.options import (
+    add_attack_options,
+    add_bench_overrides,
+    attack_options,
+    seeds_and_repeats,
+    training_overrides,
+)
 from entrobust.cli.train_cmd import add_data_options
 from entrobust.paperdata import paper_table
 from entrobust.training import PROFILES, make_config, train
@@ -34,15 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="paper", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument(
         "--seeds",
-        type=int_list,
-        default=(0,),
-        help="e.g. 0,1,2 (the paper trains 3 models per result)",
+        type=seed_list,
+        help="e.g. 0,1,2 (default: the paper's 3 models with --profile paper, else 0)",
     )
     p.add_argument("--dataset", help="for Tables 4/10 and 11: run one dataset only")
-    p.add_argument("--restarts", type=positive_int, default=5)
     p.add_argument("--out", help="results directory (default: results/tableN-PROFILE)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and a GPU-hours estimate")
+    add_attack_options(p)
     add_data_options(p)
+    add_bench_overrides(p)
     p.set_defaults(func=run)
 
 
@@ -69,22 +75,28 @@ def run(args: argparse.Namespace) -> int:
         return _analysis_table(n, args, out)
     spec = table_spec(n)
     datasets = [args.dataset] if args.dataset else spec.datasets
+    seeds, repeats = seeds_and_repeats(args)
+    overrides = training_overrides(args)
+    arch = overrides.pop("arch", None) or spec.arch
     for dataset in datasets:
         plan = plan_bench(
             dataset,
             spec.defenses,
-            seeds=args.seeds,
+            seeds=seeds,
             profile=args.profile,
             rows=spec.rows,
             data_dir=args.data_dir,
-            arch=spec.arch,
+            arch=arch,
+            overrides=overrides,
             defense_overrides=spec.overrides.get(dataset),
+            options=attack_options(args),
+            attack_repeats=repeats,
         )
         if args.dry_run:
             configs = [*plan.configs.values(), *plan.proxies.values()]
             print(
-                f"Table {n} — {dataset} ({spec.arch}), profile {args.profile}, "
-                f"seeds {','.join(map(str, args.seeds))}"
+                f"Table {n} — {dataset} ({arch}), profile {args.profile}, "
+                f"seeds {','.join(map(str, seeds))}, {repeats} attack repeat(s)"
             )
             print(
                 f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
@@ -107,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             download=args.download,
             device=args.device,
             progress=not args.no_progress,
-            options=AttackOptions(restarts=args.restarts),
+            batch_size=args.attack_batch_size,
         )
         print(result.markdown)
         print(comparison_markdown(n, dataset, result.table))
@@ -118,9 +130,11 @@ def _analysis_table(n: int, args: argparse.Namespace, out: Path) -> int:
     from entrobust.cli.main import main
 
     dataset = args.dataset or "cifar10"
+    seeds, _ = seeds_and_repeats(args)
+    overrides = training_overrides(args)
     configs = [
-        make_config(dataset, d, profile=args.profile, seed=s, data_dir=args.data_dir)
-        for s in args.seeds
+        make_config(dataset, d, profile=args.profile, seed=s, data_dir=args.data_dir, **overrides)
+        for s in seeds
         for d in ANALYSIS_MODELS[n]
     ]
     what = ANALYSIS_TABLES[n]
