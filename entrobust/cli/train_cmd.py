@@ -97,14 +97,14 @@ def add_train_overrides(p: argparse.ArgumentParser, batch_flag: str = "--batch-s
     g.add_argument("--lam", type=finite_float, help="EntM λ")
     g.add_argument("--gamma", type=unit_float, help="label-smoothing γ in [0, 1]")
     g.add_argument("--alpha", type=unit_float, help="PAT clean-loss weight α in [0, 1]")
-    g.add_argument("--beta", type=nonneg_float, help="TRADES β")
+    g.add_argument("--beta", type=nonneg_float, help="TRADES β (default 3) or MART β (default 6)")
     g.add_argument("--at-eps", type=fraction, help="training ε, e.g. 8/255")
-    g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255")
+    g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255 (fast: 1.25·ε)")
     g.add_argument("--at-steps", type=steps_int, help="training PGD steps")
     g.add_argument(
         "--inner",
         choices=["ce", "objective"],
-        help="loss PAT's inner max ascends: objective (Eqn. 5, default) or ce (Madry's reading)",
+        help="loss the inner max of PAT/MART/fast ascends: objective (Eqn. 5, default) or ce",
     )
     g.add_argument("--adp-members", type=int_range(2, 100))
     g.add_argument("--adp-alpha", type=nonneg_float)

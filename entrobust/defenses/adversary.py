@@ -17,8 +17,9 @@ class TrainingAdversary:
     """L∞ PGD settings for the inner maximisation.
 
     The paper states ε, step and steps (CIFAR/SVHN: 8/255, 2/255, 7; MNIST: 48/255, 6/255, 10)
-    but not the start; we use Madry et al.'s uniform start for PAT, and TRADES' reference
-    ``x + 0.001·N(0, 1)`` for TRADES.
+    but not the start; we use Madry et al.'s uniform start for PAT, and the references'
+    ``x + 0.001·N(0, 1)`` for TRADES and MART. Fast AT takes one step of 1.25·ε from a uniform
+    start (its reference).
 
     Example:
         >>> TrainingAdversary(eps=8/255, step_size=2/255, steps=7).ball.eps == 8/255
