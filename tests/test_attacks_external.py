@@ -269,3 +269,18 @@ def test_minimal_l2_restores_mode_and_grads(bn_model, data):
     x, y = data[0][:16], data[1][:16]
     x_adv = check_mode_and_grads(MinimalL2(steps=20), bn_model, x, y)
     assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_autoattack_takes_non_contiguous_inputs_and_shows_progress(capsys):
+    """A permuted NHWC array (the usual numpy layout) crashed inside APGD-T before."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    x = torch.rand(6, 8, 8, 3).permute(0, 3, 1, 2)
+    assert not x.is_contiguous()
+    y = model(x).argmax(1)
+    atk = AutoAttack(8 / 255, progress=True)
+    x_adv = atk(model, x, y)
+    assert (x_adv - x).abs().max() <= 8 / 255 + 1e-6
+    err = capsys.readouterr().err
+    assert "autoattack-8" in err and "4/4" in err  # one step per attack of the ensemble
+    assert atk.config_hash == AutoAttack(8 / 255, progress=False).config_hash

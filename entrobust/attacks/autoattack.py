@@ -32,17 +32,21 @@ import contextlib
 import io
 import logging
 import math
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from entrobust.attacks.base import NORMS, Attack
 from entrobust.attacks.threat import check_linf_eps
 from entrobust.errors import InvalidValueError
 
 VERSIONS = ("standard", "rand")
+#: The attacks each version runs (for the progress bar).
+_STANDARD = {"standard": ("apgd-ce", "apgd-t", "fab-t", "square"), "rand": ("apgd-ce", "apgd-dlr")}
 #: The attacks ``pyautoattack`` can run, usable in ``AutoAttack(..., attacks=[...])``.
 AA_ATTACKS = ("apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t")
 _LIB_NORM = {"linf": "Linf", "l2": "L2"}
@@ -64,6 +68,35 @@ def _check_eps(eps: float, norm: str) -> float:
 
 def _eps_label(eps: float, norm: str) -> str:
     return f"{round(eps * 255)}" if norm == "linf" else f"l2-{eps:g}"
+
+
+class _Progress(logging.Handler):
+    """Turns pyautoattack's debug log into a progress bar: one step per attack of the
+    ensemble, the robust accuracy so far in the postfix; nothing is printed."""
+
+    def __init__(self, bar: tqdm) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        m = re.search(r"robust accuracy after (\S+): ([\d.]+%)", record.getMessage())
+        if m:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"after {m[1]}: {m[2]}")
+
+
+@contextlib.contextmanager
+def _progress_from_logger(name: str, bar: tqdm) -> Iterator[None]:
+    """Feed the library logger's debug records to ``bar`` while inside."""
+    logger = logging.getLogger(name)
+    handler, level = _Progress(bar), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -127,6 +160,8 @@ class AutoAttack(Attack):
             (pyautoattack's ``version="custom"``), e.g. ``["apgd-ce", "apgd-t"]``.
         name: display name; default ``autoattack-{k}`` (L∞ ε = k/255), ``autoattack-rand-{k}``,
             ``autoattack-l2-{eps}``, or ``autoattack-apgd-ce+apgd-t-{k}`` for a subset.
+        progress: a bar advancing with each attack of the ensemble (``None``: only on a
+            terminal; ``False``: never). Not part of the attack's configuration.
 
     Shape:
         ``x``: ``(N, C, H, W)`` in [0, 1]; ``y``: ``(N,)``; result like ``x``. The model must
@@ -153,9 +188,11 @@ class AutoAttack(Attack):
         batch_size: int = 250,
         attacks: Sequence[str] | None = None,
         name: str | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.eps = _check_eps(eps, norm)
         self.norm = norm
+        self._progress = progress
         if version not in VERSIONS:
             raise InvalidValueError(
                 f"unknown AutoAttack version {version!r}; valid: {', '.join(VERSIONS)}"
@@ -183,8 +220,21 @@ class AutoAttack(Attack):
 
         if len(x) == 0:
             return x.clone()
+        x = x.contiguous()  # pyautoattack views its inputs (a permuted NHWC array would fail)
         n_classes = _n_classes(model, x)
-        with _quiet_library(x.device, self.seed), _warnings_from_logger("auto-attack"):
+        bar = tqdm(
+            total=len(self.attacks or _STANDARD[self.version]),
+            desc=self.name,
+            unit="attack",
+            leave=False,
+            disable=False if self._progress else None if self._progress is None else True,
+        )
+        with (
+            bar,
+            _quiet_library(x.device, self.seed),
+            _progress_from_logger("auto-attack", bar),
+            _warnings_from_logger("auto-attack"),
+        ):
             aa = _AutoAttack(
                 model,
                 eps=self.eps,
@@ -193,7 +243,7 @@ class AutoAttack(Attack):
                 device=x.device,
                 seed=self.seed,
             )
-            aa.verbose = False
+            aa.verbose = True  # logs the progress that _Progress shows
             targets = max(1, min(9, n_classes - 1))
             aa.apgd_targeted.n_target_classes = targets
             aa.fab.n_target_classes = targets

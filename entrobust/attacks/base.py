@@ -112,6 +112,8 @@ class Attack(ABC):
         """
         out: dict[str, Any] = {"class": type(self).__name__}
         for key, value in sorted(vars(self).items()):
+            if key.startswith("_"):  # private: how it runs (e.g. progress display), not what
+                continue
             plain = _plain(value)
             if plain is not _SKIP:
                 out[key] = plain
