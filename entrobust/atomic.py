@@ -2,7 +2,7 @@
 
 A crash leaves either the old file or the new one, never a torn one. Temporary files are named
 ``.<name>.<host>-<pid>.<random>.tmp``; one left by a killed writer (its process is gone, or it
-is older than :data:`STALE_SECONDS`) is removed by the next write of the same file or by
+is older than :data:`STALE_SECONDS`; after :data:`DEAD_WRITER_GRACE`) is removed by the next write of the same file or by
 :func:`clean_stale_temps`. Rewriting a file with the bytes it already holds does not touch it,
 so a finished job whose outputs are unchanged also runs in a read-only directory. JSON is
 strict: NaN and Infinity are refused (:func:`json_safe` turns them into ``null``).
@@ -40,6 +40,9 @@ from entrobust.errors import StateWriteError
 #: A temporary file older than this (seconds, by modification time) belongs to a dead writer
 #: whatever its name says (an ongoing write touches its file all the time).
 STALE_SECONDS = 30 * 60
+#: A temporary file whose writer's pid is gone is removed once it is this old (seconds): a
+#: margin for writers in another pid namespace that share the host name (containers).
+DEAD_WRITER_GRACE = 60
 
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[^.]+\.tmp$")
 _LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[^.]+\.tmp$")  # before pid tags: age rule only
@@ -69,25 +72,33 @@ def _pid_alive(pid: int) -> bool:
 
 def _is_stale(entry: os.DirEntry, now: float) -> bool:
     try:
-        if now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS:
-            return True
+        age = now - entry.stat(follow_symlinks=False).st_mtime
     except OSError:
         return False
+    if age > STALE_SECONDS:
+        return True
     m = _TMP.match(entry.name)
-    return bool(m) and m["host"] == _host() and not _pid_alive(int(m["pid"]))
+    return (
+        bool(m)
+        and age > DEAD_WRITER_GRACE
+        and m["host"] == _host()
+        and not _pid_alive(int(m["pid"]))
+    )
 
 
 def clean_stale_temps(directory: str | os.PathLike, name: str | None = None) -> list[Path]:
     """Remove temporary files of killed writes in ``directory`` (only those of ``name`` if given).
 
     A temporary file is stale when the process that wrote it (same host, pid in its name) is
-    gone, or when it is older than :data:`STALE_SECONDS`. Errors (a read-only directory, a file
+    gone and the file is older than :data:`DEAD_WRITER_GRACE`, or when it is older than
+    :data:`STALE_SECONDS`. Errors (a read-only directory, a file
     removed meanwhile) are ignored. Returns the removed paths.
 
     Example:
         >>> import tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (d / f".x.json.{_host()}-999999999.abcd.tmp").write_text("torn")
+        >>> tmp = d / f".x.json.{_host()}-999999999.abcd.tmp"
+        >>> _ = tmp.write_text("torn"); os.utime(tmp, (time.time() - 120,) * 2)
         >>> [p.name.startswith(".x.json.") for p in clean_stale_temps(d)]
         [True]
     """

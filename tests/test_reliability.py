@@ -98,6 +98,11 @@ def test_temp_file_of_a_killed_write_is_removed_by_the_next_write(tmp_path):
     leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) == 1 and str(proc.pid) in leftovers[0].name
     assert not target.exists()
+    write_text(tmp_path / "other.txt", "x")  # another file's write leaves it alone
+    write_text(target, "early")  # within the grace period (another pid namespace?): kept
+    assert leftovers[0].exists()
+    past = time.time() - atomic.DEAD_WRITER_GRACE - 5
+    os.utime(leftovers[0], (past, past))
     # a live writer's temp file (this process) and an unrelated dotfile are kept
     mine = tmp_path / f".final.pt.{atomic._host()}-{os.getpid()}.live.tmp"
     mine.write_bytes(b"in progress")
@@ -106,7 +111,7 @@ def test_temp_file_of_a_killed_write_is_removed_by_the_next_write(tmp_path):
     write_text(target, "done")
     assert target.read_text() == "done"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".notes.tmp", mine.name, "final.pt"]
+        [".notes.tmp", mine.name, "final.pt", "other.txt"]
     )
 
 
@@ -321,6 +326,8 @@ def test_bad_attacks_json_is_refused_before_any_work(run_copy, capsys):
 def test_killed_write_in_a_run_directory_is_cleaned_by_the_next_train(run_copy, capsys):
     stale = run_copy / f".final.pt.{atomic._host()}-999999999.x1y2.tmp"
     stale.write_bytes(b"half")
+    past = time.time() - atomic.DEAD_WRITER_GRACE - 5
+    os.utime(stale, (past, past))
     assert _main(_train_argv(run_copy.parent)) == 0  # cached run, not retrained
     assert not stale.exists()
     assert "cached run" in capsys.readouterr().out
