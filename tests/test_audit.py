@@ -236,7 +236,11 @@ def test_cli_audit_exits_1_and_names_failed_checks(pat_run, tmp_path, capsys, mo
 
 
 def test_cli_audit_bad_eps_is_one_line_error(pat_run, capsys):
-    assert main(["audit", "--run", str(pat_run.run_dir), "--eps", "300"]) == 2
+    try:  # refused at parse time (argparse exits 2) since options are checked before any work
+        code = main(["audit", "--run", str(pat_run.run_dir), "--eps", "300"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--eps" in err[0]
 
