@@ -23,13 +23,15 @@ def _monitor() -> OverfitMonitor:
 
 
 def test_planted_collapse_warns_once_per_collapsed_epoch():
+    torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     mon = _monitor()
     acc = mon.pgd_accuracy(model)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when nothing collapsed
         assert not mon.epoch_record(model, [])["pgd_collapsed"]
-        assert not mon.epoch_record(model, [{"pgd_accuracy": acc + 0.1}])["pgd_collapsed"]
+        assert not mon.epoch_record(model, [{"pgd_accuracy": acc}])["pgd_collapsed"]
+        assert not mon.epoch_record(model, [{"pgd_accuracy": None}])["pgd_collapsed"]
     with pytest.warns(CatastrophicOverfittingWarning, match=r"fell to .* at epoch 3 \(best"):
         rec = mon.epoch_record(model, [{"pgd_accuracy": 0.2}, {"pgd_accuracy": acc + 0.25}])
     assert rec["pgd_collapsed"] and rec["pgd_accuracy"] == acc
