@@ -1,7 +1,8 @@
 """MART (Wang et al., ICLR 2020), faithful to the reference ``mart.py`` (YisenWang/MART).
 
-Inner maximisation in eval mode: start at ``x + 0.001·N(0, 1)``, ascend cross-entropy with L∞
-sign steps of the training adversary (step, steps, ε), project onto the ball and [0, 1]. Outer
+Inner maximisation in eval mode: start at ``x + 0.001·N(0, 1)``, ascend cross-entropy (for
+MART-EntM/-LS: L by default, see below) with L∞ sign steps of the training adversary (step,
+steps, ε), project onto the ball and [0, 1]. Outer
 loss in the caller's mode, from a clean and then an adversarial forward pass (the reference's
 order, which matters for BatchNorm's running statistics in train mode)::
 
