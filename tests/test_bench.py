@@ -310,3 +310,62 @@ def test_bench_cli_prints_table(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "| white-box | fgsm16 |" in res.stdout
     assert Path(tmp_path / "o" / "results.csv").is_file()
+
+
+def test_worst_case_rows_are_exact_and_the_cascade_only_attacks_survivors(tmp_path, monkeypatch):
+    """worst-case = points surviving every attack at that ε (from the flags, white- and
+    black-box and cascade); the cascade attack sees only the survivors; headline from it."""
+    import torch
+
+    import entrobust.bench.runner as runner
+    from entrobust.bench.grid import CASCADE, worst_row
+
+    seen: list[int] = []
+    real = runner.robust_flags
+
+    def spy(model, attack, x, y, batch_size=256):
+        if attack.name.startswith("adaptive"):
+            seen.append(len(y))
+        return real(model, attack, x, y, batch_size)
+
+    monkeypatch.setattr(runner, "robust_flags", spy)
+    plan = plan_bench(
+        "digits",
+        ["normal", "pat"],
+        profile="ci",
+        rows=rows_from_names(["clean", "fgsm16", "pgd3-16", "bb:pgd3-16"]),
+        overrides=SMALL,
+        options=AttackOptions(restarts=1),
+        cascade=True,
+    )
+    assert [r.label for r in plan.rows if r.mode == CASCADE] == [
+        "cascade adaptive3-16",
+        "cascade autoattack-16",
+    ]
+    res = run_bench(
+        plan, out_dir=tmp_path / "o", runs_dir=tmp_path / "runs", progress=False, device="cpu"
+    )
+    results = ResultsFile(res.results_path)
+    for defense in ("normal", "pat"):
+        rows = [r for r in results.rows if r["defense"] == defense]
+        by = {(r["mode"], r["attack"]): results.flags(r) for r in rows}
+        survivors = (
+            by[("white-box", "fgsm16")]
+            & by[("white-box", "pgd3-16")]
+            & by[("black-box", "pgd3-16")]
+        )
+        everything = survivors & by[(CASCADE, "adaptive3-16")] & by[(CASCADE, "autoattack-16")]
+        worst = res.table.cell(worst_row(16), defense)
+        assert worst.mean == pytest.approx(100 * everything.float().mean().item())
+        assert worst.mean <= min(100 * f.float().mean().item() for f in by.values())
+        assert int(survivors.sum()) in seen  # the adaptive attack ran on the survivors only
+        assert bool((by[(CASCADE, "adaptive3-16")] <= survivors).all())
+    assert (
+        "| worst-case | eps16 |" in res.markdown
+        and "Most robust under the worst case" in res.markdown
+    )
+    again = run_bench(
+        plan, out_dir=tmp_path / "o", runs_dir=tmp_path / "runs", progress=False, device="cpu"
+    )
+    assert again.markdown == res.markdown and len(seen) == 2  # nothing recomputed
+    assert isinstance(seen[0], int) and torch.is_tensor(everything)

@@ -80,10 +80,10 @@ def test_trades_matches_reference_loss_grads_and_batchnorm_statistics():
     ref_loss = _trades_reference(ref, x, y, STEP, EPS, STEPS, beta=6.0)
     ref_loss.backward()
     torch.testing.assert_close(loss, ref_loss, rtol=0, atol=1e-6)
-    for a, b in zip(_bn_stats(ours), _bn_stats(ref)):
+    for a, b in zip(_bn_stats(ours), _bn_stats(ref), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert int(ours[1].num_batches_tracked) == 3  # three train-mode forwards, as trades.py
-    for p, q in zip(ours.parameters(), ref.parameters()):
+    for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-6)
     assert ours.training  # the caller's mode is kept
 

@@ -28,6 +28,7 @@ from entrobust.attacks.adaptive import AdaptiveSmoothedPGD
 from entrobust.attacks.base import Attack
 from entrobust.attacks.pgd_attack import NoAttack, PGDAttack, fgsm
 from entrobust.attacks.random_search import RandomSearch
+from entrobust.attacks.validate import check_attack
 from entrobust.errors import InvalidValueError, UnknownNameError
 
 
@@ -173,7 +174,7 @@ def get_attack(name: str, options: AttackOptions | None = None) -> Attack:
     for pattern, make in _patterns(o).items():
         m = re.fullmatch(pattern, key)
         if m:
-            attack = make(m, key)
+            attack = check_attack(make(m, key))  # zero strength or absurd steps: refused
             if not hasattr(attack, "seed"):  # the seed its caller seeds the RNG with
                 attack.seed = o.seed
             return attack

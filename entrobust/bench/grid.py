@@ -8,11 +8,16 @@ training ε.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from entrobust.data import DatasetSpec
 
 WHITE, BLACK = "white-box", "black-box"
+#: Rows computed from per-point flags: ``cascade ATTACK`` is the worst case at that attack's ε
+#: after adding ATTACK (tried only on the points every earlier attack left robust);
+#: ``worst-case epsK`` is the fraction of points that survive every attack at ε = K/255.
+CASCADE, WORST = "cascade", "worst-case"
 
 #: ε's (k in k/255) of the paper's tables, per dataset.
 PAPER_KS: dict[str, tuple[int, ...]] = {
@@ -36,6 +41,33 @@ class Row:
     def label(self) -> str:
         """``white-box pgd40-8`` style label."""
         return f"{self.mode} {self.attack}"
+
+    @property
+    def k(self) -> int | None:
+        """The ε of the row as k in k/255 (``None`` for clean, L2 and minimal attacks).
+
+        Example:
+            >>> Row(WHITE, "pgd40-16").k, Row(WORST, "eps16").k, Row(WHITE, "fgsm8").k
+            (16, 16, 8)
+            >>> Row(WHITE, "clean").k is None, Row(WHITE, "l2pgd20-0.5").k is None
+            (True, True)
+        """
+        if self.mode == WORST:
+            return int(self.attack[3:])
+        m = re.fullmatch(
+            r"(?:fgsm|pgd\d+-|cw\d+-|adaptive\d+-|rs\d+-|autoattack-)(\d+)", self.attack
+        )
+        return int(m[1]) if m else None
+
+
+def worst_row(k: int) -> Row:
+    """The worst-case row at ε = k/255.
+
+    Example:
+        >>> worst_row(16).label
+        'worst-case eps16'
+    """
+    return Row(WORST, f"eps{k}")
 
 
 def grid_ks(spec: DatasetSpec) -> tuple[int, ...]:
@@ -70,6 +102,41 @@ def default_rows(spec: DatasetSpec) -> list[Row]:
     return rows
 
 
+def cascade_ks(spec: DatasetSpec) -> tuple[int, ...]:
+    """The ε's (k in k/255) at which the default grid adds the cascade: every ε of the table
+    up to twice the training ε (the table's largest ε on MNIST, CIFAR and SVHN is at most
+    that, so all of them).
+
+    Example:
+        >>> from entrobust.data import get_dataset_spec
+        >>> cascade_ks(get_dataset_spec("cifar10")), cascade_ks(get_dataset_spec("digits"))
+        ((4, 8, 16), (16, 32, 64))
+    """
+    return tuple(k for k in grid_ks(spec) if k <= 2 * round(spec.at_eps * 255))
+
+
+def cascade_rows(spec: DatasetSpec, rows: list[Row]) -> list[Row]:
+    """The strongest attacks we have, as cascade rows at each ε of :func:`cascade_ks` that
+    ``rows`` evaluate: the
+    paper's smoothed-label adaptive attack (as many steps as the grid's longest PGD) and
+    AutoAttack standard, in that order (cheaper first, so AutoAttack sees fewer points).
+
+    Example:
+        >>> from entrobust.data import get_dataset_spec
+        >>> spec = get_dataset_spec("mnist")
+        >>> [r.label for r in cascade_rows(spec, default_rows(spec))]
+        ['cascade adaptive40-32', 'cascade autoattack-32', 'cascade adaptive40-48', 'cascade autoattack-48']
+    """
+    steps = max(
+        (int(m[1]) for r in rows if (m := re.fullmatch(r"pgd(\d+)-\d+", r.attack))), default=40
+    )
+    present = {r.k for r in rows}
+    out = []
+    for k in (k for k in cascade_ks(spec) if k in present):
+        out += [Row(CASCADE, f"adaptive{steps}-{k}"), Row(CASCADE, f"autoattack-{k}")]
+    return out
+
+
 def rows_from_names(names: list[str] | tuple[str, ...]) -> list[Row]:
     """``--attacks`` names to rows; ``bb:NAME`` (or ``black-box:NAME``) is a black-box row.
 
@@ -79,9 +146,9 @@ def rows_from_names(names: list[str] | tuple[str, ...]) -> list[Row]:
     """
     rows = []
     for name in names:
-        prefix, _, rest = name.partition(":")
+        prefix, _, rest = name.strip().lower().partition(":")
         if rest and prefix in ("bb", BLACK):
             rows.append(Row(BLACK, rest))
         else:
-            rows.append(Row(WHITE, name))
+            rows.append(Row(WHITE, prefix))
     return rows

@@ -76,6 +76,12 @@ def cell_key(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple("" if row.get(k) is None else str(row[k]) for k in KEY)
 
 
+def slot_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """A cell's place in its plan: its key without the points (which a cascade cell only
+    knows once the cells before it have run)."""
+    return tuple("" if row.get(k) is None else str(row[k]) for k in KEY if k != "points")
+
+
 def cell_id(row: dict[str, Any]) -> str:
     """16 hex digits naming a cell's files (its flags).
 
@@ -107,8 +113,8 @@ class ResultsFile:
 
     Args:
         path: the CSV (its lock is ``<path>.lock``, flags go to ``<dir>/flags/``).
-        order: cell keys in the order of the plan writing to it (rows of other plans first,
-            in their own order).
+        order: :func:`slot_key` s in the order of the plan writing to it (rows of other plans
+            first, in their own order).
 
     Example:
         >>> import tempfile, pathlib, torch
@@ -227,7 +233,7 @@ class ResultsFile:
     def _sorted(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:
         first = len(self._order)
         return sorted(
-            rows, key=lambda r: self._order.get(cell_key(r), -1) if self._order else first
+            rows, key=lambda r: self._order.get(slot_key(r), -1) if self._order else first
         )
 
 

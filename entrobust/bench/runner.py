@@ -21,10 +21,20 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from entrobust.atomic import json_safe, write_json, write_text
+from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
 from entrobust.attacks import AttackOptions, craft_cached, get_attack, proxy_defense
-from entrobust.bench.grid import BLACK, WHITE, Row, default_rows, grid_ks
-from entrobust.bench.results import ResultsFile, cell_key
+from entrobust.bench.grid import (
+    BLACK,
+    CASCADE,
+    WHITE,
+    WORST,
+    Row,
+    cascade_rows,
+    default_rows,
+    grid_ks,
+    worst_row,
+)
+from entrobust.bench.results import ResultsFile, cell_key, slot_key
 from entrobust.bench.table import Table, build_table, to_csv, to_latex, to_markdown
 from entrobust.data import DatasetSplits, get_dataset_spec
 from entrobust.data.splits import fingerprint
@@ -42,7 +52,8 @@ PROXY_SEED_OFFSET = 1000
 
 @dataclass(frozen=True)
 class Shard:
-    """Worker ``index`` of ``count`` (0-based): takes every ``count``-th cell."""
+    """Worker ``index`` of ``count`` (0-based): takes every ``count``-th model (defense ×
+    seed) with all its cells, so a cascade finds the cells it builds on in its own shard."""
 
     index: int
     count: int
@@ -103,8 +114,15 @@ def plan_bench(
     defense_overrides: dict[str, dict[str, Any]] | None = None,
     options: AttackOptions | None = None,
     attack_repeats: int = 1,
+    cascade: bool | None = None,
 ) -> BenchPlan:
     """Resolve configs, proxies and cells without training anything.
+
+    ``cascade`` (default: on for the default rows, off for explicit ``rows``) adds, at every
+    ε of :func:`~entrobust.bench.grid.cascade_ks`, the smoothed-label adaptive attack and
+    AutoAttack standard as a cascade: each is tried only on the points that every earlier
+    attack at that ε left robust, so the worst-case row costs far less than running every
+    attack on every point.
 
     ``overrides`` apply to every model; ``defense_overrides[name]`` to one defense only (e.g.
     Table 11's per-dataset λ for PAT-EntM), so the others keep their cached runs. Each attack
@@ -122,7 +140,11 @@ def plan_bench(
         raise InvalidValueError(f"--attack-repeats must be ≥ 1, got {attack_repeats}")
     options = options or AttackOptions()
     spec = get_dataset_spec(dataset, data_dir)
+    if cascade is None:
+        cascade = rows is None
     rows = list(rows) if rows is not None else default_rows(spec)
+    if cascade:
+        rows += cascade_rows(spec, rows)
     if autoattack:
         rows.append(Row(WHITE, f"autoattack-{grid_ks(spec)[1 if len(grid_ks(spec)) > 2 else -1]}"))
     attacks = {row.attack: get_attack(row.attack, options) for row in rows}  # validate first
@@ -159,7 +181,8 @@ def plan_bench(
                 continue  # ADP outputs averaged probabilities: the CW logit margin does not apply
             atk = attacks[row.attack]
             proxy = proxies[(d, s)] if row.mode == BLACK else None
-            for repeat in range(attack_repeats if atk.randomized else 1):
+            runs = attack_repeats if atk.randomized and row.mode != CASCADE else 1
+            for repeat in range(runs):
                 plan.cells.append(
                     {
                         "dataset": dataset,
@@ -234,6 +257,52 @@ def bind_points(plan: BenchPlan, data: _Data) -> list[dict[str, Any]]:
     ]
 
 
+def _in_shard(plan: BenchPlan, cell: dict[str, Any], shard: Shard | None) -> bool:
+    if shard is None:
+        return True
+    models = list(plan.configs)
+    return models.index((cell["defense"], cell["seed"])) % shard.count == shard.index
+
+
+def _survivors(
+    results: ResultsFile, cell: dict[str, Any], cells: list[dict[str, Any]], n: int
+) -> torch.Tensor | None:
+    """The points every earlier cell of the same model at the same ε left robust (a bool
+    tensor of length ``n``), or None while one of those cells is missing."""
+    k = Row(cell["mode"], cell["attack"]).k
+    mask = torch.ones(n, dtype=torch.bool)
+    for other in cells:
+        if other is cell:
+            break
+        if (
+            other["config_hash"] != cell["config_hash"]
+            or Row(other["mode"], other["attack"]).k != k
+        ):
+            continue
+        recorded = results.get(other) if other["points"] else None
+        flags = results.flags(recorded) if recorded is not None else None
+        if flags is None or len(flags) != n:
+            return None
+        mask &= flags
+    return mask
+
+
+def resolve_cells(plan: BenchPlan, data: _Data, results: ResultsFile) -> list[dict[str, Any]]:
+    """The plan's cells with their points bound; a cascade cell's points are the survivors
+    of the cells before it (left empty while those are not all recorded)."""
+    cells = bind_points(plan, data)
+    for cell in cells:
+        if cell["mode"] == CASCADE:
+            n = len(data.split(plan.configs[(cell["defense"], cell["seed"])]).y_test)
+            mask = _survivors(results, cell, cells, n)
+            cell["points"] = "" if mask is None else _subset_points(cell["points"], mask)
+    return cells
+
+
+def _subset_points(points: str, mask: torch.Tensor) -> str:
+    return fingerprint(torch.tensor([int(points, 16) % 2**62]), mask.to(torch.uint8))
+
+
 def run_bench(
     plan: BenchPlan,
     *,
@@ -252,16 +321,19 @@ def run_bench(
     Each cell's number depends only on its identity: its attack RNG is seeded from its key
     right before the attack (after any training or loading), and transfer sets are crafted
     with a seed of their own key, so cells can run in any order, be resumed or sharded, and
-    give the same ``results.csv``.
+    give the same ``results.csv``. Cascade cells run after the cells they build on, on their
+    survivors only.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out_dir)
     suffix = shard.suffix if shard else ""
     data = _Data(data_dir, download)
-    all_cells = bind_points(plan, data)
-    results = ResultsFile(out_dir / f"results{suffix}.csv", [cell_key(c) for c in all_cells])
-    cells = [c for i, c in enumerate(all_cells) if shard is None or i % shard.count == shard.index]
-    todo = [c for c in cells if not results.has(c)]
+    results = ResultsFile(
+        out_dir / f"results{suffix}.csv", [slot_key(c) for c in bind_points(plan, data)]
+    )
+    cells = [c for c in resolve_cells(plan, data, results) if _in_shard(plan, c, shard)]
+    done = sum(1 for c in cells if c["points"] and results.has(c))
     _write_manifest(plan, out_dir, device)
 
     models: dict[str, TrainedRun] = {}
@@ -284,14 +356,25 @@ def run_bench(
     timings = read_derived_json(timings_path, check=numbers_only)
     bar = tqdm(
         total=len(cells),
-        initial=len(cells) - len(todo),
+        initial=done,
         desc="bench",
         unit="cell",
         disable=not progress,
         dynamic_ncols=True,
     )
     with bar:
-        for cell in todo:
+        for cell in cells:
+            mask = None
+            if cell["mode"] == CASCADE:
+                n = len(data.split(plan.configs[(cell["defense"], cell["seed"])]).y_test)
+                mask = _survivors(results, cell, cells, n)
+                if mask is None:  # cannot happen in order; kept as a guard for hand-edits
+                    continue
+                cell["points"] = _subset_points(
+                    data.points(plan.configs[(cell["defense"], cell["seed"])]), mask
+                )
+            if results.has(cell):
+                continue
             cfg = plan.configs[(cell["defense"], cell["seed"])]
             target = model_for(cfg)
             proxy = (
@@ -304,10 +387,7 @@ def run_bench(
             )
             t0 = time.perf_counter()
             attack = get_attack(cell["attack"], plan.options)
-            if proxy is None:
-                torch.manual_seed(_cell_seed(cell))
-                flags = robust_flags(target.model, attack, split.x_test, split.y_test, batch_size)
-            else:
+            if proxy is not None:
                 x_adv = craft_cached(
                     proxy.model,
                     attack,
@@ -321,12 +401,30 @@ def run_bench(
                 flags = adversarial_flags(
                     target.model, split.x_test, x_adv, split.y_test, batch_size
                 )
+            else:
+                idx = None if mask is None else mask.nonzero().squeeze(1)
+                x, y = (
+                    (split.x_test, split.y_test)
+                    if idx is None
+                    else (split.x_test[idx], split.y_test[idx])
+                )
+                torch.manual_seed(_cell_seed(cell))
+                sub = (
+                    robust_flags(target.model, attack, x, y, batch_size)
+                    if len(y)
+                    else torch.zeros(0, dtype=torch.bool)
+                )
+                flags = (
+                    sub
+                    if idx is None
+                    else torch.zeros(len(mask), dtype=torch.bool).index_fill_(0, idx[sub], True)
+                )
             acc = flags.float().mean().item()
             results.add({**cell, "n": len(flags), "accuracy": acc}, flags)
             timings["|".join(cell_key(cell))] = time.perf_counter() - t0
             write_json(timings_path, timings)
             bar.update(1)
-    return render(plan, results.rows, out_dir, suffix, keys=[cell_key(c) for c in all_cells])
+    return render(plan, results, out_dir, suffix, cells=resolve_cells(plan, data, results))
 
 
 def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
@@ -353,28 +451,84 @@ def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
     write_json(out_dir / "environment.json", json_safe(environment(resolve_device(device))))
 
 
+def worst_case_rows(results: ResultsFile, cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``worst-case epsK`` result row per model and ε: the fraction of points that
+    survive every attack evaluated at that ε (white-box, black-box, cascade, every repeat),
+    computed exactly from the per-point flags — never a minimum of percentages. A model
+    with a cell at that ε still missing gets no row.
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for c in cells:
+        k = Row(c["mode"], c["attack"]).k
+        if k is not None:
+            groups.setdefault((c["config_hash"], k), []).append(c)
+    out = []
+    for (_, k), group in groups.items():
+        mask = None
+        for c in group:
+            recorded = results.get(c) if c["points"] else None
+            flags = results.flags(recorded) if recorded is not None else None
+            if flags is None:
+                mask = None
+                break
+            mask = flags if mask is None else mask & flags
+        if mask is not None:
+            first = group[0]
+            out.append(
+                {
+                    "mode": WORST,
+                    "attack": worst_row(k).attack,
+                    "defense": first["defense"],
+                    "seed": first["seed"],
+                    "repeat": 0,
+                    "n": len(mask),
+                    "accuracy": mask.float().mean().item(),
+                    "attacks": len({(c["mode"], c["attack"]) for c in group}),
+                }
+            )
+    return out
+
+
 def render(
     plan: BenchPlan,
-    rows: list[dict[str, str]],
+    results: ResultsFile,
     out_dir: Path,
     suffix: str = "",
     *,
-    keys: Sequence[tuple[str, ...]],
+    cells: Sequence[dict[str, Any]],
 ) -> BenchResult:
-    """Build the table from the result rows of this plan's cells (``keys``; rows of other
-    settings in the same file are never shown) and write Markdown, CSV and LaTeX."""
-    wanted = set(keys)
-    current = [r for r in rows if cell_key(r) in wanted]
+    """Build the table from the results of this plan's ``cells`` (rows of other settings in
+    the same file are never shown), add the worst-case rows, write Markdown, CSV and LaTeX."""
+    current = [r for c in cells if c["points"] and (r := results.get(c)) is not None]
+    worst = worst_case_rows(results, cells)
+    ks = sorted({r.k for r in plan.rows if r.k is not None})
     title = (
         f"{plan.dataset} ({next(iter(plan.configs.values())).arch}, profile {plan.profile}, "
         f"seeds {','.join(map(str, plan.seeds))})"
     )
-    table = build_table(current, plan.rows, plan.defenses, plan.num_classes, title)
+    table = build_table(
+        [*current, *worst],
+        [*plan.rows, *(worst_row(k) for k in ks)],
+        plan.defenses,
+        plan.num_classes,
+        title,
+    )
+    table.headline_k = _headline_k(plan, ks)
     md = to_markdown(table)
     write_text(out_dir / f"table{suffix}.md", md)
     write_text(out_dir / f"table{suffix}.csv", to_csv(table))
     write_text(out_dir / f"table{suffix}.tex", to_latex(table))
     return BenchResult(out_dir / f"results{suffix}.csv", table, md)
+
+
+def _headline_k(plan: BenchPlan, ks: Sequence[int]) -> int | None:
+    """The ε the headline is decided at: the training ε when the table has it, else the
+    largest ε below it, else the smallest."""
+    if not ks:
+        return None
+    train_k = round(next(iter(plan.configs.values())).at_eps * 255)
+    below = [k for k in ks if k <= train_k]
+    return max(below) if below else min(ks)
 
 
 def merge_shards(
@@ -388,17 +542,17 @@ def merge_shards(
         InvalidValueError: no shard file and no results in ``out_dir``.
     """
     out_dir = Path(out_dir)
-    keys = [cell_key(c) for c in bind_points(plan, _Data(data_dir, download))]
     shard_files = sorted(out_dir.glob("results-shard*.csv"))
     if not shard_files and not (out_dir / "results.csv").is_file():
         raise InvalidValueError(
             f"--merge: no results-shard*.csv or results.csv in {out_dir}; run the shards first"
         )
-    merged = ResultsFile(out_dir / "results.csv", keys)
+    data = _Data(data_dir, download)
+    merged = ResultsFile(out_dir / "results.csv", [slot_key(c) for c in bind_points(plan, data)])
     for path in shard_files:
         shard = ResultsFile(path)
         for row in shard.rows:
             flags = shard.flags(row)
             if flags is not None and not merged.has(row):
                 merged.add(row, flags)
-    return render(plan, merged.rows, out_dir, keys=keys)
+    return render(plan, merged, out_dir, cells=resolve_cells(plan, data, merged))

@@ -2,7 +2,10 @@
 
 Markup follows the paper: the best accuracy of a row is **bold** when it beats random
 guessing; a white-box accuracy *higher than the black-box one* for the same attack and defense
-is in *italics* (a gradient-masking symptom). Rendered as Markdown, LaTeX and CSV.
+is in *italics* (a gradient-masking symptom). Beyond the paper: ``worst-case epsK`` rows (the
+points that survive every attack at that ε), a headline decided by the worst case at the
+training ε, and ``[+g]`` on every cell whose attack overstates robustness by more than
+:data:`GAP_POINTS` against the worst case at its ε. Rendered as Markdown, LaTeX and CSV.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from entrobust.bench.grid import BLACK, WHITE, Row
+from entrobust.bench.grid import BLACK, WHITE, WORST, Row, worst_row
+
+#: A cell more than this many points above the worst case at its ε is marked with the gap.
+GAP_POINTS = 2.0
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Cell:
     note: str = ""
     models: int = 1
     repeats: int = 1
+    gap: float | None = None
 
     @property
     def mean(self) -> float:
@@ -39,6 +46,8 @@ class Cell:
         s = f"{self.mean:.2f}"
         if len(self.values) > 1:
             s += f" ± {self.std:.2f}"
+        if self.gap is not None:
+            s += f" [+{self.gap:.1f}]"
         return s + self.note
 
 
@@ -50,9 +59,36 @@ class Table:
     rows: list[Row]
     defenses: list[str]
     cells: dict[tuple[Row, str], Cell] = field(default_factory=dict)
+    headline_k: int | None = None
 
     def cell(self, row: Row, defense: str) -> Cell | None:
         return self.cells.get((row, defense))
+
+    def headline(self) -> str | None:
+        """Which defense is most robust under the worst case at ``headline_k`` (the training
+        ε), in one sentence; None without worst-case numbers there.
+
+        Example:
+            >>> t = Table("", [worst_row(8)], ["pat", "trades"], headline_k=8)
+            >>> t.cells[(worst_row(8), "pat")] = Cell([40.0])
+            >>> t.cells[(worst_row(8), "trades")] = Cell([45.5])
+            >>> t.headline()
+            'Most robust under the worst case at ε = 8/255: trades (45.50%; then pat 40.00%).'
+        """
+        if self.headline_k is None:
+            return None
+        row = worst_row(self.headline_k)
+        ranked = sorted(
+            ((c.mean, d) for d in self.defenses if (c := self.cell(row, d)) is not None),
+            reverse=True,
+        )
+        if not ranked:
+            return None
+        rest = "; then " + ", ".join(f"{d} {m:.2f}%" for m, d in ranked[1:]) if ranked[1:] else ""
+        return (
+            f"Most robust under the worst case at ε = {self.headline_k}/255: "
+            f"{ranked[0][1]} ({ranked[0][0]:.2f}%{rest})."
+        )
 
 
 def build_table(
@@ -95,6 +131,11 @@ def build_table(
                 white, black = table.cell(row, d), table.cell(Row(BLACK, row.attack), d)
                 if white is not None and black is not None and white.mean > black.mean:
                     white.italic = True
+        if row.mode != WORST and row.k is not None:
+            for d in defenses:
+                cell, worst = table.cell(row, d), table.cell(worst_row(row.k), d)
+                if cell is not None and worst is not None and cell.mean - worst.mean > GAP_POINTS:
+                    cell.gap = cell.mean - worst.mean
     return table
 
 
@@ -118,10 +159,20 @@ def to_markdown(table: Table) -> str:
         cells = [_markup(table.cell(row, d), ("**", "**"), ("*", "*")) for d in table.defenses]
         out.append(f"| {row.mode} | {row.attack} | " + " | ".join(cells) + " |")
     out.append("")
+    headline = table.headline()
+    if headline:
+        out += [f"**{headline}**", ""]
     out.append(
         f"Accuracy (%), {averaging(table)}. **Bold**: best of the row (above chance). "
         "*Italics*: white-box accuracy higher than black-box for the same attack."
     )
+    if any(r.mode == WORST for r in table.rows):
+        out.append(
+            "`worst-case epsK`: points that survive every attack at ε = K/255 (white-box, "
+            "black-box and the `cascade` rows, each tried on the survivors of the attacks "
+            f"above it). [+g]: the attack overstates robustness by g > {GAP_POINTS:g} points "
+            "against that worst case."
+        )
     return "\n".join(out) + "\n"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from entrobust.bench.grid import rows_from_names
 from entrobust.bench.runner import Shard, merge_shards, plan_bench, run_bench
-from entrobust.cli.argtypes import name_list, seed_list
+from entrobust.cli.argtypes import dir_arg, name_list, seed_list
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument("--autoattack", action="store_true", help="add AutoAttack standard as a row")
-    p.add_argument("--out", help="results directory (default: results/DATASET-PROFILE)")
+    p.add_argument(
+        "--out", type=dir_arg, help="results directory (default: results/DATASET-PROFILE)"
+    )
     p.add_argument("--shard", type=Shard.parse, help="i/n: run every n-th cell (job arrays)")
     p.add_argument("--merge", action="store_true", help="merge OUT/results-shard*.csv and report")
     add_attack_options(p)

@@ -13,7 +13,7 @@ from entrobust.bench.reproduce import (
     table_spec,
 )
 from entrobust.bench.runner import plan_bench, run_bench
-from entrobust.cli.argtypes import seed_list
+from entrobust.cli.argtypes import dir_arg, seed_list
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="e.g. 0,1,2 (default: the paper's 3 models with --profile paper, else 0)",
     )
     p.add_argument("--dataset", help="for Tables 4/10 and 11: run one dataset only")
-    p.add_argument("--out", help="results directory (default: results/tableN-PROFILE)")
+    p.add_argument(
+        "--out", type=dir_arg, help="results directory (default: results/tableN-PROFILE)"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan and a GPU-hours estimate")
     add_attack_options(p)
     add_data_options(p)

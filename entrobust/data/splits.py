@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,9 +202,7 @@ of 'digits'
     if test_size is not None:
         idx = _stratified_indices(y_test, test_size, seed, "test", name).to(y_test.device)
         x_test, y_test = x_test[idx], y_test[idx]
-    return DatasetSplits(
-        splits.spec, x_train, y_train, x_test, y_test, splits.source_fingerprint
-    )
+    return DatasetSplits(splits.spec, x_train, y_train, x_test, y_test, splits.source_fingerprint)
 
 
 def fingerprint(*tensors: torch.Tensor) -> str:
