@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument("--autoattack", action="store_true", help="add AutoAttack standard as a row")
     p.add_argument(
+        "--cascade",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the adaptive attack and AutoAttack on the survivors at each ε, for the worst-case "
+        "rows (default: on for the paper's rows, off with --attacks)",
+    )
+    p.add_argument(
         "--out", type=dir_arg, help="results directory (default: results/DATASET-PROFILE)"
     )
     p.add_argument("--shard", type=Shard.parse, help="i/n: run every n-th cell (job arrays)")
@@ -63,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         overrides=training_overrides(args),
         options=attack_options(args),
         attack_repeats=repeats,
+        cascade=args.cascade,
     )
     out = Path(args.out or f"results/{args.dataset}-{args.profile}")
     if args.merge:
