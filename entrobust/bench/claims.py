@@ -155,6 +155,9 @@ class Verdict:
     qualitative: bool
     paper: Outcome
     worst: Outcome
+    left_out: tuple[str, ...] = ()
+    """Checks of the claim not judged (``table=None`` only: their rows or defenses are not in
+    the grid), so the verdict covers part of the claim."""
 
 
 def _cmp(op: str, diff: float, threshold: float) -> bool:
@@ -283,17 +286,12 @@ def qualitative_checks(claim: Claim, train_k: int) -> list[Check]:
     return [c for c in checks if c.quantifier != "any" or (c.left, c.right, c.op) not in alls]
 
 
-def _present(checks: Sequence[Check], table: Table) -> bool:
-    """Whether ``table`` has every row and defense the checks read (for ``table=None``)."""
-    for c in checks:
-        if any(d not in table.defenses for d in c.defenses()):
-            return False
-        explicit = [r for r in c.rows if "*" not in r.attack] + list(c.right_rows or ())
-        if any(r not in table.rows for r in explicit):
-            return False
-        if not _pairs(c, table):
-            return False
-    return True
+def _present(check: Check, table: Table) -> bool:
+    """Whether ``table`` has every row and defense the check reads (for ``table=None``)."""
+    if any(d not in table.defenses for d in check.defenses()):
+        return False
+    explicit = [r for r in check.rows if "*" not in r.attack] + list(check.right_rows or ())
+    return all(r in table.rows for r in explicit) and bool(_pairs(check, table))
 
 
 def _train_k(name: str, train_k: Mapping[str, int] | None) -> int:
@@ -321,8 +319,9 @@ def evaluate_claims(
 
     Args:
         table: The paper's table being reproduced: only claims about it are judged. ``None``
-            judges every claim (except the WRN-34-10 ones of Table 11) whose rows and defenses
-            are all in the dataset's table — what a bench grid uses.
+            judges every claim (except the WRN-34-10 ones of Table 11) on the checks whose rows
+            and defenses are in the dataset's table — what a bench grid uses; the checks left
+            out are listed in :attr:`Verdict.left_out` (the verdict is then *partial*).
         tables: Dataset name → our :class:`~entrobust.bench.table.Table` (cells in %).
             The paper's datasets (cifar10, cifar100, svhn, mnist) get the claims about them;
             any other dataset gets every claim's direction, labelled qualitative.
@@ -355,14 +354,18 @@ def evaluate_claims(
                 checks = qualitative_checks(claim, _train_k(name, train_k))
             else:
                 checks = [c for c in claim.checks if name in c.datasets]
-            if not checks or (table is None and not _present(checks, t)):
+            left_out: tuple[str, ...] = ()
+            if table is None:
+                left_out = tuple(c.describe() for c in checks if not _present(c, t))
+                checks = [c for c in checks if _present(c, t)]
+            if not checks:
                 continue
             paper = _outcome(checks, t, worst=False)
             if claim.worst_case:
                 worst = _outcome(checks, t, worst=True)
             else:
                 worst = Outcome(NOT_APPLICABLE, reason="compares attacks with each other")
-            verdicts.append(Verdict(claim, name, table, qualitative, paper, worst))
+            verdicts.append(Verdict(claim, name, table, qualitative, paper, worst, left_out))
     return verdicts
 
 
@@ -429,6 +432,8 @@ def claims_markdown(verdicts: Sequence[Verdict], title: str = "Claims of the pap
     for v in verdicts:
         claim = f"`{v.claim.id}` §{v.claim.section}: “{v.claim.short(90)}”"
         dataset = v.dataset + (" *(qualitative)*" if v.qualitative else "")
+        if v.left_out:
+            dataset += f" *(partial: {len(v.left_out)} check{'s' * (len(v.left_out) > 1)} not run)*"
         paper = f"**{v.paper.status}** {v.paper.text()}".strip()
         worst = f"**{v.worst.status}** {v.worst.text()}".strip()
         out.append(f"| {_cell(claim)} | {dataset} | {_cell(paper)} | {_cell(worst)} |")
@@ -437,7 +442,8 @@ def claims_markdown(verdicts: Sequence[Verdict], title: str = "Claims of the pap
         "HOLDS / FAILS / NOT RUN (a needed cell is missing), with the numbers that decided it "
         "(✗ marks a row that broke the claim). *Worst case*: every attack row replaced by the "
         "worst-case row at its ε. *Qualitative*: a dataset the paper does not cover — only the "
-        "direction is checked, at the paper's ε scaled by the training ε. Claims and how each "
+        "direction is checked, at the paper's ε scaled by the training ε. *Partial*: checks "
+        "needing defenses or rows outside this grid are left out. Claims and how each "
         "sentence was read: `entrobust/paperdata/claims.json`.",
     ]
     return "\n".join(out) + "\n"
@@ -502,6 +508,7 @@ def claims_json(verdicts: Sequence[Verdict]) -> dict[str, Any]:
                 "table": v.table,
                 "dataset": v.dataset,
                 "qualitative": v.qualitative,
+                "left_out": list(v.left_out),
                 "paper": _outcome_json(v.paper),
                 "worst_case": _outcome_json(v.worst),
             }
