@@ -166,7 +166,9 @@ def test_a_planted_table_with_pat_entm_below_pat_fails():
 def test_a_missing_cell_is_not_run():
     w16 = Row(WHITE, "pgd40-16")
     v = _verdict(1, {"cifar10": _table({(w16, "pat"): 30.0})}, "5.2.2-pgd40-16-gain")
-    assert v.paper.status == NOT_RUN and "PAT-EntM @ white-box pgd40-16" in v.paper.text()
+    assert v.paper.status == NOT_RUN
+    assert v.paper.text() == "no cell for PAT-EntM × white-box pgd40-16"
+    assert v.paper.results[0].missing == ("PAT-EntM @ white-box pgd40-16",)
     assert v.worst.status == NOT_RUN
 
 

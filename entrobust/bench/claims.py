@@ -142,6 +142,15 @@ class Outcome:
         if self.status == NOT_APPLICABLE:
             return self.reason
         decisive = [r for r in self.results if self.status == HOLDS or r.status == self.status]
+        if self.status == NOT_RUN and not full:  # one line: which defenses × rows are missing
+            missing = [m for r in decisive for m in r.missing]
+            cells = [m.split(" @ ") for m in missing if " @ " in m]
+            parts = [m for m in dict.fromkeys(missing) if " @ " not in m]
+            if cells:
+                defenses = ", ".join(dict.fromkeys(d for d, _ in cells))
+                rows = ", ".join(dict.fromkeys(r for _, r in cells))
+                parts.insert(0, f"no cell for {defenses} × {rows}")
+            return "; ".join(parts)
         return "; ".join(dict.fromkeys(r.text(full) for r in decisive))
 
 
