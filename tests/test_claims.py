@@ -21,7 +21,7 @@ from entrobust.bench.claims import (
     evaluate_claims,
     paper_tables,
 )
-from entrobust.bench.grid import BLACK, WHITE, Row, worst_row
+from entrobust.bench.grid import BLACK, CASCADE, WHITE, Row, worst_row
 from entrobust.bench.table import Table, build_table
 from entrobust.defenses import DEFENSES
 from entrobust.errors import InvalidValueError
@@ -184,7 +184,7 @@ def test_worst_case_status_reads_the_worst_case_rows():
     )
     v = _verdict(3, {"svhn": t}, "5.2.2-pgd40-16-gain")
     assert v.paper.status == HOLDS and v.worst.status == FAILS
-    assert v.worst.text() == "PAT-EntM 11.00 − PAT 9.00 = +2.00 ≥ 8.5 ✗"
+    assert v.worst.text() == "PAT-EntM 11.00 − PAT 9.00 = +2.00 ≥ 8.5 [worst-case eps16] ✗"
     # rows without an ε (clean) keep their value under the worst case
     clean = Row(WHITE, "clean")
     t = _table({(clean, "pat"): 80.0, (clean, "pat-entm"): 82.0, (clean, "pat-ls"): 81.0})
@@ -264,3 +264,15 @@ def test_claim_lookup():
     assert claim_by_id("5.2.2-cw").tables == (1, 2)
     with pytest.raises(KeyError, match="unknown claim"):
         claim_by_id("nope")
+
+
+def test_an_attack_run_only_in_the_cascade_is_read_from_its_cascade_row():
+    cells = {}
+    for k, vals in {8: (40.0, 44.0, 45.0), 16: (10.0, 18.0, 15.0)}.items():
+        for d, v in zip(("pat", "pat-entm", "trades"), vals, strict=True):
+            cells[(Row(CASCADE, f"adaptive40-{k}"), d)] = v
+    v = _verdict(1, {"cifar10": _table(cells)}, "5.2.2-adaptive")
+    assert v.paper.status == HOLDS, v.paper.text()
+    assert "cascade adaptive40-16" in v.paper.text(full=True)
+    bench = evaluate_claims(None, {"cifar10": _table(cells)})
+    assert [x.claim.id for x in bench] == ["5.2.2-adaptive"]

@@ -3,7 +3,9 @@
 :func:`evaluate_claims` checks the claims of ``entrobust/paperdata/claims.json`` (see
 :mod:`entrobust.bench.claimdata`) against our tables. Each claim gets two statuses:
 
-* **under the paper's attack** — the cells the claim names (e.g. white-box PGD40-16);
+* **under the paper's attack** — the cells the claim names (e.g. white-box PGD40-16; an attack
+  the grid runs only in its cascade, like ``cascade adaptive40-16``, is read from that row —
+  the worst case up to that attack, shown with its label);
 * **under the worst case** — the same comparison with every attack row replaced by the
   worst-case row at its ε (:func:`entrobust.bench.grid.worst_row`); rows without an ε (clean)
   keep their value. Claims that compare two attacks with each other get ``N/A`` here.
@@ -42,7 +44,7 @@ from entrobust.bench.claimdata import (
     row_k,
     with_k,
 )
-from entrobust.bench.grid import WHITE, Row, worst_row
+from entrobust.bench.grid import CASCADE, WHITE, Row, worst_row
 from entrobust.bench.table import Table, build_table
 from entrobust.errors import EntrobustError, InvalidValueError
 
@@ -87,7 +89,9 @@ class CheckResult:
             return f"{'' if self.missing[0].startswith('no ') else 'missing '}{shown}{more}"
         rel = f"{_SYMBOL[c.op]} {c.threshold:g}"
         if len(self.comparisons) == 1 and c.quantifier == "all":
-            return _one(c, self.comparisons[0]) + ("" if self.comparisons[0].ok else " ✗")
+            x = self.comparisons[0]
+            where = "" if x.row in c.rows else f" [{x.row.label}]"  # a glob or cascade row
+            return _one(c, x) + where + ("" if x.ok else " ✗")
         right = display(c.right) if isinstance(c.right, str) else f"{c.right:g}"
         n, good = len(self.comparisons), sum(x.ok for x in self.comparisons)
         if c.right_rows is not None:
@@ -185,18 +189,21 @@ def _pairs(check: Check, table: Table) -> list[tuple[Row, Row | None]]:
     """The (left row, right row) pairs a check reads in ``table`` (globs expanded)."""
     pairs: list[tuple[Row, Row | None]] = []
     for i, sel in enumerate(check.rows):
-        if "*" in sel.attack:
-            rows = [
-                r for r in table.rows if r.mode == sel.mode and fnmatchcase(r.attack, sel.attack)
-            ]
-        else:
-            rows = [sel]
+        rows = _match(sel, table)
+        if not rows and sel.mode == WHITE:  # the grid runs this attack in its cascade only
+            rows = _match(Row(CASCADE, sel.attack), table)
+        if not rows and "*" not in sel.attack:
+            rows = [sel]  # reported as missing
         for r in rows:
             if check.right_rows is not None:
                 pairs.append((r, check.right_rows[i]))
             else:
                 pairs.append((r, r if isinstance(check.right, str) else None))
     return list(dict.fromkeys(pairs))
+
+
+def _match(sel: Row, table: Table) -> list[Row]:
+    return [r for r in table.rows if r.mode == sel.mode and fnmatchcase(r.attack, sel.attack)]
 
 
 def _worst(row: Row | None) -> Row | None:
@@ -299,8 +306,9 @@ def _present(check: Check, table: Table) -> bool:
     """Whether ``table`` has every row and defense the check reads (for ``table=None``)."""
     if any(d not in table.defenses for d in check.defenses()):
         return False
-    explicit = [r for r in check.rows if "*" not in r.attack] + list(check.right_rows or ())
-    return all(r in table.rows for r in explicit) and bool(_pairs(check, table))
+    pairs = _pairs(check, table)
+    rows = {r for pair in pairs for r in pair if r is not None}
+    return bool(pairs) and rows <= set(table.rows)
 
 
 def _train_k(name: str, train_k: Mapping[str, int] | None) -> int:
