@@ -32,8 +32,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
+from entrobust.atomic import write_json
 from entrobust.bench.claimdata import (
     _SYMBOL,
     PAPER_TRAIN_K,
@@ -532,3 +534,18 @@ def claims_json(verdicts: Sequence[Verdict]) -> dict[str, Any]:
             for v in verdicts
         ],
     }
+
+
+def report_claims(
+    table: int | None,
+    tables: Mapping[str, Table],
+    json_path: str | Path,
+    *,
+    train_k: Mapping[str, int] | None = None,
+    title: str = "Claims of the paper",
+) -> str:
+    """Evaluate the claims, write their JSON to ``json_path`` (atomically, beside
+    ``results.csv``) and return the Markdown to print under the table."""
+    verdicts = evaluate_claims(table, tables, train_k=train_k)
+    write_json(json_path, claims_json(verdicts))
+    return claims_markdown(verdicts, title)

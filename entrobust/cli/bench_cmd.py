@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from entrobust.bench.claims import report_claims
 from entrobust.bench.grid import rows_from_names
 from entrobust.bench.runner import Shard, merge_shards, plan_bench, run_bench
 from entrobust.cli.argtypes import dir_arg, name_list, seed_list
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
+    add_cascade_options,
     attack_options,
     seeds_and_repeats,
     training_overrides,
@@ -38,13 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES.names())}")
     p.add_argument("--autoattack", action="store_true", help="add AutoAttack standard as a row")
-    p.add_argument(
-        "--cascade",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the adaptive attack and AutoAttack on the survivors at each ε, for the worst-case "
-        "rows (default: on for the paper's rows, off with --attacks)",
-    )
+    add_cascade_options(p, default=None)
     p.add_argument(
         "--out", type=dir_arg, help="results directory (default: results/DATASET-PROFILE)"
     )
@@ -71,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         options=attack_options(args),
         attack_repeats=repeats,
         cascade=args.cascade,
+        cascade_eps=args.cascade_eps,
     )
     out = Path(args.out or f"results/{args.dataset}-{args.profile}")
     if args.merge:
@@ -89,5 +86,9 @@ def run(args: argparse.Namespace) -> int:
             runtime=runtime_from_args(args),
         )
     print(result.markdown)
-    print(f"results: {result.results_path}  tables: {out}/table.md .csv .tex")
+    train_k = {args.dataset: round(next(iter(plan.configs.values())).at_eps * 255)}
+    print(report_claims(None, {args.dataset: result.table}, out / "claims.json", train_k=train_k))
+    print(
+        f"results: {result.results_path}  tables: {out}/table.md .csv .tex  claims: {out}/claims.json"
+    )
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from entrobust.attacks import AttackOptions
 from entrobust.attacks.threat import INITS
-from entrobust.cli.argtypes import nonneg_float, positive_int, seed
+from entrobust.cli.argtypes import int_list_in, nonneg_float, positive_int, seed
 from entrobust.cli.train_cmd import OVERRIDES, add_train_overrides
 
 #: The paper's averaging protocol: "3 models … each PGD repeated 3 times".
@@ -42,6 +42,23 @@ def add_attack_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--attack-batch-size", type=positive_int, default=256, help="batch size of the attacks"
+    )
+
+
+def add_cascade_options(p: argparse.ArgumentParser, default: bool | None) -> None:
+    """``--cascade/--no-cascade`` and ``--cascade-eps``: the worst case's stronger attacks."""
+    p.add_argument(
+        "--cascade",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help="the adaptive attack and AutoAttack on the survivors at each ε, for the worst-case "
+        "rows (default: on" + (", off with --attacks)" if default is None else ")"),
+    )
+    p.add_argument(
+        "--cascade-eps",
+        type=int_list_in(1, 255, "ε's (k in k/255)"),
+        help="ε's (k) of the cascade, e.g. 16,32,64 (default: up to 2x the training ε with "
+        "--profile paper, the training ε otherwise)",
     )
 
 

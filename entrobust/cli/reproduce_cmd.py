@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from entrobust.bench.claims import report_claims
 from entrobust.bench.estimate import THROUGHPUT, estimate
 from entrobust.bench.reproduce import (
     ANALYSIS_TABLES,
@@ -17,6 +18,7 @@ from entrobust.cli.argtypes import dir_arg, seed_list
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
+    add_cascade_options,
     attack_options,
     seeds_and_repeats,
     training_overrides,
@@ -48,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", type=dir_arg, help="results directory (default: results/tableN-PROFILE)"
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and a GPU-hours estimate")
+    add_cascade_options(p, default=True)
     add_attack_options(p)
     add_data_options(p)
     add_bench_overrides(p)
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     seeds, repeats = seeds_and_repeats(args)
     overrides = training_overrides(args)
     arch = overrides.pop("arch", None) or spec.arch
+    tables = {}
     for dataset in datasets:
         plan = plan_bench(
             dataset,
@@ -93,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             defense_overrides=spec.overrides.get(dataset),
             options=attack_options(args),
             attack_repeats=repeats,
+            cascade=args.cascade,
+            cascade_eps=args.cascade_eps,
         )
         if args.dry_run:
             configs = [*plan.configs.values(), *plan.proxies.values()]
@@ -109,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                     f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
                     f"{cfg.lr}, milestones {list(cfg.milestones)}"
                 )
-            print(f"  attack rows: {len(spec.rows)} ({', '.join(r.label for r in spec.rows)})")
+            print(f"  attack rows: {len(plan.rows)} ({', '.join(r.label for r in plan.rows)})")
             print(f"  cells: {len(plan.cells)}")
             _print_estimate(configs, plan.cells, args.restarts)
             continue
@@ -125,6 +131,13 @@ def run(args: argparse.Namespace) -> int:
         )
         print(result.markdown)
         print(comparison_markdown(n, dataset, result.table))
+        tables[dataset] = result.table
+    if tables:
+        print(
+            report_claims(
+                n, tables, out / "claims.json", title=f"Claims of the paper about Table {n}"
+            )
+        )
     return 0
 
 
