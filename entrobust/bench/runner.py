@@ -12,6 +12,7 @@ any order; a changed option computes new cells instead of showing old ones.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from tqdm.auto import tqdm
 
 from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
@@ -29,6 +31,7 @@ from entrobust.bench.grid import (
     WHITE,
     WORST,
     Row,
+    cascade_ks,
     cascade_rows,
     default_rows,
     grid_ks,
@@ -43,8 +46,8 @@ from entrobust.device import resolve_device
 from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import adversarial_flags, robust_flags
-from entrobust.statefiles import numbers_only, read_derived_json, rewrite_derived_json
-from entrobust.training import TrainConfig, TrainedRun, make_config, train
+from entrobust.statefiles import numbers_only, read_derived_json
+from entrobust.training import TrainConfig, TrainedRun, distributed, make_config, train
 from entrobust.training.runner import Runtime, load_config_data
 
 PROXY_SEED_OFFSET = 1000
@@ -115,11 +118,14 @@ def plan_bench(
     options: AttackOptions | None = None,
     attack_repeats: int = 1,
     cascade: bool | None = None,
+    cascade_eps: Sequence[int] | None = None,
 ) -> BenchPlan:
     """Resolve configs, proxies and cells without training anything.
 
     ``cascade`` (default: on for the default rows, off for explicit ``rows``) adds, at every
-    ε of :func:`~entrobust.bench.grid.cascade_ks`, the smoothed-label adaptive attack and
+    ε of ``cascade_eps`` (k in k/255; default :func:`~entrobust.bench.grid.cascade_ks`: every
+    ε up to twice the training ε with the paper profile, the training ε with the small
+    profiles), the smoothed-label adaptive attack and
     AutoAttack standard as a cascade: each is tried only on the points that every earlier
     attack at that ε left robust, so the worst-case row costs far less than running every
     attack on every point.
@@ -144,7 +150,8 @@ def plan_bench(
         cascade = rows is None
     rows = list(rows) if rows is not None else default_rows(spec)
     if cascade:
-        rows += cascade_rows(spec, rows)
+        ks = tuple(cascade_eps) if cascade_eps else cascade_ks(spec, profile)
+        rows += cascade_rows(spec, rows, ks)
     if autoattack:
         rows.append(Row(WHITE, f"autoattack-{grid_ks(spec)[1 if len(grid_ks(spec)) > 2 else -1]}"))
     attacks = {row.attack: get_attack(row.attack, options) for row in rows}  # validate first
@@ -221,6 +228,8 @@ class BenchResult:
     results_path: Path
     table: Table
     markdown: str
+    trained: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
 
 class _Data:
@@ -303,6 +312,71 @@ def _subset_points(points: str, mask: torch.Tensor) -> str:
     return fingerprint(torch.tensor([int(points, 16) % 2**62]), mask.to(torch.uint8))
 
 
+def plan_models(
+    plan: BenchPlan, shard: Shard | None = None, *, spread: bool = False
+) -> list[TrainConfig]:
+    """The distinct models (by config hash) a plan — or one shard of it — needs, in a fixed
+    order: the defenses in plan order, then the black-box proxies.
+
+    With ``spread`` (``bench --train-only``), a shard takes every ``count``-th model of the
+    whole list, proxies included, so a job array trains every model exactly once between its
+    workers; without it (the attack phase), a shard needs the models of its own cells: its
+    defenses and their proxies.
+
+    Example:
+        >>> p = plan_bench("digits", ["normal", "entm", "pat"], profile="ci", rows=[Row(BLACK, "fgsm16")])
+        >>> [c.run_name.split("-")[1] for c in plan_models(p)]
+        ['normal', 'entm', 'pat', 'normal', 'pat']
+        >>> [len(plan_models(p, Shard(i, 2), spread=True)) for i in (0, 1)]
+        [3, 2]
+        >>> [c.run_name.split("-")[1] for c in plan_models(p, Shard(1, 2))]
+        ['entm', 'normal']
+    """
+    targets = list(plan.configs)
+    if shard is not None and not spread:
+        targets = [m for i, m in enumerate(targets) if i % shard.count == shard.index]
+    configs = [plan.configs[m] for m in targets]
+    configs += [plan.proxies[m] for m in targets if m in plan.proxies]
+    unique = list({c.hash: c for c in configs}.values())
+    if shard is not None and spread:
+        unique = [c for i, c in enumerate(unique) if i % shard.count == shard.index]
+    return unique
+
+
+def train_models(
+    configs: Sequence[TrainConfig],
+    *,
+    runs_dir: str | Path = "runs",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    runtime: Runtime | None = None,
+    data: _Data | None = None,
+) -> tuple[dict[str, TrainedRun], list[str], list[str]]:
+    """Train (or reuse) ``configs`` in order: ``(runs by config hash, trained, reused)``
+    (run names). Each run is trained by one process only: a process that needs a run
+    another one is training waits for it and reuses it (:func:`~entrobust.training.runner.run_lock`)."""
+    data = data or _Data(data_dir, download)
+    runs: dict[str, TrainedRun] = {}
+    trained: list[str] = []
+    reused: list[str] = []
+    for cfg in configs:
+        run = train(
+            cfg,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            progress=progress,
+            runtime=runtime,
+            data=data.split(cfg),
+        )
+        runs[cfg.hash] = run
+        (reused if run.cached else trained).append(cfg.run_name)
+    return runs, trained, reused
+
+
 def run_bench(
     plan: BenchPlan,
     *,
@@ -315,8 +389,12 @@ def run_bench(
     shard: Shard | None = None,
     batch_size: int = 256,
     runtime: Runtime | None = None,
-) -> BenchResult:
+) -> BenchResult | None:
     """Execute ``plan``; resumable at cell granularity; returns the table.
+
+    Under torchrun (``WORLD_SIZE`` > 1) every rank first trains the models of the shard with
+    DDP, in the same order; then only rank 0 evaluates and writes, and the other ranks
+    return None.
 
     Each cell's number depends only on its identity: its attack RNG is seeded from its key
     right before the attack (after any training or loading), and transfer sets are crafted
@@ -325,10 +403,27 @@ def run_bench(
     survivors only.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(out_dir)
     suffix = shard.suffix if shard else ""
     data = _Data(data_dir, download)
+    train_kw: dict[str, Any] = dict(
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        progress=progress,
+        runtime=runtime,
+        data=data,
+    )
+    models: dict[str, TrainedRun] = {}
+    trained: list[str] = []
+    reused: list[str] = []
+    ctx = distributed.launched()
+    if ctx.active:  # every rank trains each model together (DDP); rank 0 alone evaluates
+        models, trained, reused = train_models(plan_models(plan, shard), **train_kw)
+        if not ctx.is_main:
+            return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out_dir)
     results = ResultsFile(
         out_dir / f"results{suffix}.csv", [slot_key(c) for c in bind_points(plan, data)]
     )
@@ -336,24 +431,15 @@ def run_bench(
     done = sum(1 for c in cells if c["points"] and results.has(c))
     _write_manifest(plan, out_dir, device)
 
-    models: dict[str, TrainedRun] = {}
-
     def model_for(cfg: TrainConfig) -> TrainedRun:
         if cfg.hash not in models:
-            models[cfg.hash] = train(
-                cfg,
-                runs_dir=runs_dir,
-                data_dir=data_dir,
-                download=download,
-                device=device,
-                progress=progress,
-                runtime=runtime,
-                data=data.split(cfg),
-            )
+            runs, new, old = train_models([cfg], **train_kw)
+            models.update(runs)
+            trained.extend(new)
+            reused.extend(old)
         return models[cfg.hash]
 
     timings_path = out_dir / f"timings{suffix}.json"
-    timings = read_derived_json(timings_path, check=numbers_only)
     bar = tqdm(
         total=len(cells),
         initial=done,
@@ -421,16 +507,38 @@ def run_bench(
                 )
             acc = flags.float().mean().item()
             results.add({**cell, "n": len(flags), "accuracy": acc}, flags)
-            timings["|".join(cell_key(cell))] = time.perf_counter() - t0
-            write_json(timings_path, timings)
+            merge_json(
+                timings_path, {"|".join(cell_key(cell)): time.perf_counter() - t0}, numbers_only
+            )
             bar.update(1)
-    return render(plan, results, out_dir, suffix, cells=resolve_cells(plan, data, results))
+    result = render(plan, results, out_dir, suffix, cells=resolve_cells(plan, data, results))
+    result.trained, result.reused = trained, reused
+    return result
+
+
+def merge_json(path: Path, entries: dict[str, Any], check: Any = None) -> None:
+    """Add ``entries`` to the JSON object in ``path`` under ``<path>.lock``, keeping what
+    other processes wrote there meanwhile (benches sharing an ``--out`` lose nothing). Takes
+    no lock and writes nothing when every entry is already there (read-only ``--out``)."""
+    known = read_derived_json(path, check=check)  # a bad file: one warning, then rebuilt
+    if all(known.get(k) == v for k, v in entries.items()):
+        return
+    with FileLock(str(path) + ".lock"):
+        try:  # what others wrote since (quietly: a bad file was reported above)
+            fresh = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            fresh = None
+        if isinstance(fresh, dict) and (check is None or check(fresh) is None):
+            known = fresh
+        known.update(entries)
+        write_json(path, json_safe(known))
 
 
 def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
     """plan.json (what is computed), attacks.json (every attack's full configuration) and
     environment.json (versions, threads, device) beside the results."""
-    rewrite_derived_json(
+    read_derived_json(out_dir / "plan.json")  # a bad one: one warning; another plan's: replaced
+    write_json(
         out_dir / "plan.json",
         {
             "dataset": plan.dataset,
@@ -443,11 +551,11 @@ def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
             "configs": {f"{d}/s{s}": c.run_name for (d, s), c in plan.configs.items()},
         },
     )
-    known = read_derived_json(out_dir / "attacks.json")
+    known = {}
     for row in plan.rows:
         atk = get_attack(row.attack, plan.options)
-        known[atk.config_hash] = {"name": atk.name, **atk.config()}
-    write_json(out_dir / "attacks.json", json_safe(known))
+        known[atk.config_hash] = json_safe({"name": atk.name, **atk.config()})
+    merge_json(out_dir / "attacks.json", known)
     write_json(out_dir / "environment.json", json_safe(environment(resolve_device(device))))
 
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from entrobust.bench.claims import report_claims
 from entrobust.bench.grid import rows_from_names
-from entrobust.bench.runner import Shard, merge_shards, plan_bench, run_bench
+from entrobust.bench.runner import (
+    BenchPlan,
+    BenchResult,
+    Shard,
+    merge_shards,
+    plan_bench,
+    plan_models,
+    run_bench,
+    train_models,
+)
 from entrobust.cli.argtypes import dir_arg, name_list, seed_list
 from entrobust.cli.options import (
     add_attack_options,
@@ -18,7 +27,8 @@ from entrobust.cli.options import (
     training_overrides,
 )
 from entrobust.cli.train_cmd import add_data_options, add_runtime_options, runtime_from_args
-from entrobust.training import PROFILES
+from entrobust.errors import InvalidValueError
+from entrobust.training import PROFILES, distributed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,8 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=dir_arg, help="results directory (default: results/DATASET-PROFILE)"
     )
-    p.add_argument("--shard", type=Shard.parse, help="i/n: run every n-th cell (job arrays)")
-    p.add_argument("--merge", action="store_true", help="merge OUT/results-shard*.csv and report")
+    add_job_options(p)
     add_attack_options(p)
     add_data_options(p)
     add_bench_overrides(p)
@@ -54,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_job_options(args)
     seeds, repeats = seeds_and_repeats(args)
     plan = plan_bench(
         args.dataset,
@@ -70,25 +80,78 @@ def run(args: argparse.Namespace) -> int:
         cascade_eps=args.cascade_eps,
     )
     out = Path(args.out or f"results/{args.dataset}-{args.profile}")
-    if args.merge:
-        result = merge_shards(plan, out, data_dir=args.data_dir, download=args.download)
-    else:
-        result = run_bench(
-            plan,
-            out_dir=out,
-            runs_dir=args.runs_dir,
-            data_dir=args.data_dir,
-            download=args.download,
-            device=args.device,
-            progress=not args.no_progress,
-            shard=args.shard,
-            batch_size=args.attack_batch_size,
-            runtime=runtime_from_args(args),
-        )
+    result = run_plan(plan, out, args)
+    if result is None:
+        return 0  # --train-only, or a torchrun rank other than 0 (rank 0 evaluates, writes)
     print(result.markdown)
+    tables = result.results_path.stem.replace("results", "table", 1)
     train_k = {args.dataset: round(next(iter(plan.configs.values())).at_eps * 255)}
     print(report_claims(None, {args.dataset: result.table}, out / "claims.json", train_k=train_k))
     print(
-        f"results: {result.results_path}  tables: {out}/table.md .csv .tex  claims: {out}/claims.json"
+        f"results: {result.results_path}  tables: {out}/{tables}.md .csv .tex  claims: {out}/claims.json"
     )
     return 0
+
+
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """``--shard``, ``--train-only`` and ``--merge``: a plan spread over a job array."""
+    g = p.add_argument_group("job arrays (share --out, --runs-dir and --data-dir)")
+    g.add_argument(
+        "--shard",
+        type=Shard.parse,
+        help="i/n: worker i of n: every n-th model (defense × seed) with all its cells, into "
+        "OUT/results-shardIofN.csv; with --train-only, every n-th model of the plan, proxies "
+        "included",
+    )
+    g.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train (or reuse) every model the plan needs — defenses and black-box proxies — "
+        "and evaluate nothing; a model another process is training is waited for and "
+        "reused, never trained twice",
+    )
+    g.add_argument("--merge", action="store_true", help="merge OUT/results-shard*.csv and report")
+
+
+def check_job_options(args: argparse.Namespace) -> None:
+    """Refuse combinations of the job-array options that mean nothing, before any work."""
+    if args.train_only and args.merge:
+        raise InvalidValueError(
+            "--train-only trains and --merge reports: run them one after the other"
+        )
+    if args.merge and args.shard:
+        raise InvalidValueError("--merge reads every shard's results: drop --shard")
+
+
+def run_plan(plan: BenchPlan, out: Path, args: argparse.Namespace) -> BenchResult | None:
+    """Train, evaluate or merge ``plan`` as the job-array options say; None when nothing is
+    to be reported (``--train-only``; a torchrun rank other than 0)."""
+    train_kw = dict(
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        progress=not args.no_progress,
+        runtime=runtime_from_args(args),
+    )
+    if args.train_only:
+        _, trained, reused = train_models(plan_models(plan, args.shard, spread=True), **train_kw)
+        if not distributed.launched().rank:  # under torchrun, rank 0 reports
+            print(models_line(trained, reused, args.runs_dir))
+        return None
+    if args.merge:
+        return merge_shards(plan, out, data_dir=args.data_dir, download=args.download)
+    result = run_bench(
+        plan, out_dir=out, shard=args.shard, batch_size=args.attack_batch_size, **train_kw
+    )
+    if result is not None and (result.trained or result.reused):
+        print(models_line(result.trained, result.reused, args.runs_dir))
+    return result
+
+
+def models_line(trained: list[str], reused: list[str], runs_dir: str) -> str:
+    """One line naming the models this process trained and those it reused."""
+    return (
+        f"models: trained {len(trained)} ({', '.join(trained) or '-'}); "
+        f"reused {len(reused)} from {runs_dir} ({', '.join(reused) or '-'})"
+    )

@@ -13,8 +13,9 @@ from entrobust.bench.reproduce import (
     table5_markdown,
     table_spec,
 )
-from entrobust.bench.runner import plan_bench, run_bench
+from entrobust.bench.runner import plan_bench
 from entrobust.cli.argtypes import dir_arg, seed_list
+from entrobust.cli.bench_cmd import add_job_options, check_job_options, run_plan
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
@@ -23,7 +24,7 @@ from entrobust.cli.options import (
     seeds_and_repeats,
     training_overrides,
 )
-from entrobust.cli.train_cmd import add_data_options
+from entrobust.cli.train_cmd import add_data_options, add_runtime_options
 from entrobust.paperdata import paper_table
 from entrobust.training import PROFILES, make_config, train
 
@@ -47,13 +48,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dataset", help="for Tables 4/10 and 11: run one dataset only")
     p.add_argument(
-        "--out", type=dir_arg, help="results directory (default: results/tableN-PROFILE)"
+        "--out",
+        type=dir_arg,
+        help="results directory: each dataset in OUT/DATASET, the layout `bench --out` writes "
+        "(default: results/tableN-PROFILE)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and a GPU-hours estimate")
     add_cascade_options(p, default=True)
+    add_job_options(p)
     add_attack_options(p)
     add_data_options(p)
     add_bench_overrides(p)
+    add_runtime_options(p)
     p.set_defaults(func=run)
 
 
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"results/table{n}-{args.profile}")
     if n in ANALYSIS_TABLES:
         return _analysis_table(n, args, out)
+    check_job_options(args)
     spec = table_spec(n)
     datasets = [args.dataset] if args.dataset else spec.datasets
     seeds, repeats = seeds_and_repeats(args)
@@ -119,16 +126,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  cells: {len(plan.cells)}")
             _print_estimate(configs, plan.cells, args.restarts)
             continue
-        result = run_bench(
-            plan,
-            out_dir=out / dataset,
-            runs_dir=args.runs_dir,
-            data_dir=args.data_dir,
-            download=args.download,
-            device=args.device,
-            progress=not args.no_progress,
-            batch_size=args.attack_batch_size,
-        )
+        result = run_plan(plan, out / dataset, args)
+        if result is None:
+            continue  # --train-only, or a torchrun rank other than 0
         print(result.markdown)
         print(comparison_markdown(n, dataset, result.table))
         tables[dataset] = result.table

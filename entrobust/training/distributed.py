@@ -46,12 +46,20 @@ class DistContext:
             dist.barrier()
 
 
-def setup(device: torch.device | None) -> DistContext:
-    """Join the process group when launched by torchrun; a no-op otherwise."""
+def launched() -> DistContext:
+    """Where this process sits according to torchrun's environment, without joining the
+    process group (e.g. to let only rank 0 evaluate and write after training)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext()
-    ctx = DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    return DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def setup(device: torch.device | None) -> DistContext:
+    """Join the process group when launched by torchrun; a no-op otherwise."""
+    ctx = launched()
+    if not ctx.active:
+        return ctx
     if not dist.is_initialized():
         backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)

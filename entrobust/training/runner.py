@@ -22,14 +22,18 @@ order, augmentation and attack starts — is seeded and saved.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
+from filelock import FileLock, Timeout
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -194,10 +198,94 @@ def train(
     dev = distributed.device_for(ctx, dev)
     if data is None:
         data = load_config_data(config, data_dir, download)
-    if is_complete(run_dir):
-        run = load_run(run_dir, dev)
-        check_run_data(run, data)
-        return run
+    with run_lock(run_dir, ctx) as complete:  # one trainer per run across processes
+        if complete:
+            run = load_run(run_dir, dev)
+            check_run_data(run, data)
+            return run
+        return _fit(config, run_dir, data, dev, ctx, data_dir, progress, on_epoch_end, runtime)
+
+
+#: How often a process waiting for another one's training looks again (seconds).
+LOCK_POLL_SECONDS = 2.0
+_WAIT, _TRAIN, _DONE = 0, 1, 2
+
+
+def lock_path(run_dir: Path) -> Path:
+    """The lock file of a run: ``<runs_dir>/<run_name>.lock``, beside its directory."""
+    return run_dir.with_name(run_dir.name + ".lock")
+
+
+@contextlib.contextmanager
+def run_lock(
+    run_dir: Path, ctx: distributed.DistContext, *, poll: float = LOCK_POLL_SECONDS
+) -> Iterator[bool]:
+    """Make this process (job, under torchrun) the only one training ``run_dir``.
+
+    Yields whether the run is already complete (load it) or not (train it, holding the lock).
+    A finished run is recognised without touching the lock (read-only runs directories
+    work). Otherwise rank 0 takes ``<runs_dir>/<run_name>.lock`` (an OS lock through
+    ``filelock``, released by the kernel when its holder dies, even by SIGKILL), then
+    re-checks completeness: a process that waited reuses the run the holder finished, and
+    one that finds a killed holder's checkpoint resumes it. Under torchrun only rank 0
+    touches the lock; its decision reaches the other ranks at every poll (a short
+    collective, so that waiting hours for another job never trips the process group's
+    timeout and no rank waits on a lock its own rank 0 holds).
+    """
+    lock = FileLock(str(lock_path(run_dir))) if ctx.is_main else None
+    told = False
+    try:
+        while True:
+            state = _WAIT
+            if lock is not None:
+                if is_complete(run_dir):
+                    state = _DONE
+                else:
+                    run_dir.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        lock.acquire(timeout=poll)
+                        state = _DONE if is_complete(run_dir) else _TRAIN
+                    except Timeout:
+                        if not told:
+                            print(
+                                f"entrobust: {run_dir.name} is being trained by another "
+                                f"process (lock {lock.lock_file}); waiting to reuse it",
+                                file=sys.stderr,
+                                flush=True,
+                            )
+                            told = True
+            state = _share(state, ctx)
+            if state != _WAIT:
+                break
+        if lock is not None and state == _DONE and lock.is_locked:
+            lock.release()
+        yield state == _DONE
+    finally:
+        if lock is not None and lock.is_locked:
+            lock.release()
+
+
+def _share(value: int, ctx: distributed.DistContext) -> int:
+    """Rank 0's ``value`` on every rank (itself when not distributed)."""
+    if not ctx.active:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
+def _fit(
+    config: TrainConfig,
+    run_dir: Path,
+    data: DatasetSplits,
+    dev: torch.device,
+    ctx: distributed.DistContext,
+    data_dir: str | Path,
+    progress: bool,
+    on_epoch_end: EpochCallback | None,
+    runtime: Runtime,
+) -> TrainedRun:
+    """Train (or resume) ``config`` into ``run_dir``; the caller holds the run's lock."""
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         rewrite_derived_json(run_dir / "config.json", config.to_dict())
