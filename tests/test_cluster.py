@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from filelock import FileLock, Timeout
 
 from entrobust.training import make_config, train
@@ -148,3 +149,14 @@ def test_lock_of_a_sigkilled_trainer_is_recovered(tmp_path):
     run = train(cfg, runs_dir=runs, device="cpu", progress=False)  # resumes or restarts
     assert run.metrics["status"] == "complete" and not run.cached
     assert time.monotonic() - t0 < 60
+
+
+@pytest.mark.slow
+def test_bench_under_torchrun_trains_with_ddp_and_rank_0_alone_reports(tmp_path):
+    argv = _bench(tmp_path, "--out", "res", defenses="normal")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_port", "29541", *argv[1:]]  # fmt: skip
+    (out,) = _together(tmp_path, torchrun)
+    assert out.count("| mode | attack |") == 1  # one table: rank 0's
+    assert len(_trained([out])) == 2  # the defense and its proxy, each by both ranks at once
+    assert len((tmp_path / "res" / "results.csv").read_text().splitlines()) == 1 + 4
