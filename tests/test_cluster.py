@@ -160,3 +160,20 @@ def test_bench_under_torchrun_trains_with_ddp_and_rank_0_alone_reports(tmp_path)
     assert out.count("| mode | attack |") == 1  # one table: rank 0's
     assert len(_trained([out])) == 2  # the defense and its proxy, each by both ranks at once
     assert len((tmp_path / "res" / "results.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_job_options_that_mean_nothing_are_one_line_before_any_work(tmp_path, capsys):
+    from entrobust.cli.main import main
+
+    cases = [
+        (["bench", "--dataset", "digits", "--defenses", "normal", "--train-only", "--merge"],
+         "--train-only trains and --merge reports"),
+        (["reproduce", "--table", "9", "--merge", "--shard", "0/2"], "drop --shard"),
+        (["reproduce", "--table", "9", "--merge", "--out", str(tmp_path / "none")],
+         "no results-shard*.csv or results.csv"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "none").exists()
