@@ -98,7 +98,7 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("job arrays (share --out, --runs-dir and --data-dir)")
     g.add_argument(
         "--shard",
-        type=Shard.parse,
+        type=shard_arg,
         help="i/n: worker i of n: every n-th model (defense × seed) with all its cells, into "
         "OUT/results-shardIofN.csv; with --train-only, every n-th model of the plan, proxies "
         "included",
@@ -111,6 +111,14 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
         "reused, never trained twice",
     )
     g.add_argument("--merge", action="store_true", help="merge OUT/results-shard*.csv and report")
+
+
+def shard_arg(text: str) -> Shard:
+    """``--shard i/n``, refused with the reason (argparse hides a type's own ValueError)."""
+    try:
+        return Shard.parse(text)
+    except InvalidValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--shard ")) from None
 
 
 def check_job_options(args: argparse.Namespace) -> None:
