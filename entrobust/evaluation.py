@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from entrobust.modes import eval_mode
+from entrobust.seeding import seeded
 
 
 def as_float_images(x: Tensor) -> Tensor:
@@ -50,6 +51,8 @@ def robust_flags(
     x: Tensor,
     y: Tensor,
     batch_size: int = 256,
+    *,
+    seed: int | None = None,
 ) -> Tensor:
     """Which points stay correctly classified under ``attack``: the evaluation primitive.
 
@@ -57,6 +60,10 @@ def robust_flags(
     attack, so a point the model already gets wrong is broken whatever the attack returns
     (AutoAttack's convention) and no attack can raise accuracy above the clean one. Every
     accuracy, worst case and cascade in entrobust is computed from these flags.
+
+    Args:
+        seed: run the attack on a private RNG stream seeded with this (the caller's RNG state
+            is left as it was); ``None`` draws from the caller's stream.
 
     Returns:
         A CPU bool tensor of shape ``(len(x),)``.
@@ -71,9 +78,11 @@ def robust_flags(
         >>> flags.dtype, bool((flags <= (predict(model, x) == y)).all())
         (torch.bool, True)
     """
-    from entrobust.attacks.base import run_attack
+    from entrobust.attacks.base import model_device, run_attack
 
-    return adversarial_flags(model, x, run_attack(attack, model, x, y, batch_size), y, batch_size)
+    with seeded(seed, model_device(model)):
+        x_adv = run_attack(attack, model, x, y, batch_size)
+    return adversarial_flags(model, x, x_adv, y, batch_size)
 
 
 def adversarial_flags(
@@ -102,6 +111,8 @@ def robust_accuracy(
     x: Tensor,
     y: Tensor,
     batch_size: int = 256,
+    *,
+    seed: int | None = None,
 ) -> float:
     """Fraction of points classified correctly both clean and after ``attack``: the mean of
     :func:`robust_flags` (``nan`` for no points).
@@ -117,7 +128,7 @@ def robust_accuracy(
     """
     if len(x) == 0:
         return float("nan")
-    return robust_flags(model, attack, x, y, batch_size).float().mean().item()
+    return robust_flags(model, attack, x, y, batch_size, seed=seed).float().mean().item()
 
 
 def adversarial_accuracy(

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-import torch
 from torch import Tensor, nn
 
 from entrobust.attacks import AdaptiveSmoothedPGD, PGDAttack
 from entrobust.attacks.adaptive import GAMMAS
-from entrobust.attacks.base import Attack, model_device
+from entrobust.attacks.base import Attack
 from entrobust.evaluation import robust_accuracy
 
 EPS_CURVE_KS: tuple[int, ...] = (10, 20, 40, 70, 100, 150)
@@ -43,10 +42,7 @@ def steps_curve_step_size(eps: float, steps: int) -> float:
 def _seeded_accuracy(
     model: nn.Module, attack: Attack, x: Tensor, y: Tensor, seed: int, batch_size: int
 ) -> float:
-    device = model_device(model)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        return robust_accuracy(model, attack, x, y, batch_size)
+    return robust_accuracy(model, attack, x, y, batch_size, seed=seed)
 
 
 def eps_curve(

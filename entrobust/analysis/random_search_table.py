@@ -11,11 +11,11 @@ count as broken by PGD (they are not survivors).
 from __future__ import annotations
 
 import pandas as pd
-import torch
 from torch import Tensor, nn
 
 from entrobust.attacks import AttackOptions, RandomSearch, get_attack, random_search_report
 from entrobust.attacks.base import model_device
+from entrobust.seeding import seeded
 
 
 def random_search_row(
@@ -46,9 +46,7 @@ def random_search_row(
         >>> sorted(row)[:3]
         ['eps_k', 'n', 'pgd8_fails']
     """
-    device = model_device(model)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded(seed, model_device(model)):
         report = random_search_report(
             model,
             x,

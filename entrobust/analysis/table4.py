@@ -29,6 +29,7 @@ from entrobust.analysis.jacobian import decision_margin, jacobian_spectral_norm,
 from entrobust.attacks.base import Attack, model_device
 from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
+from entrobust.seeding import seeded
 
 #: The rows of ``paper/tables/table4.csv``, in order.
 TABLE4_ROWS = (
@@ -75,8 +76,7 @@ def jacobian_analysis(
     min_l2 = min_l2 or MinimalL2(seed=seed)
     device = model_device(model)
     parts = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         for start in range(0, len(x), batch_size):
             xb = as_float_images(x[start : start + batch_size].to(device))
             yb = y[start : start + batch_size].to(device)

@@ -90,13 +90,10 @@ def random_search_report(
     batch_size: int = 256,
 ) -> RandomSearchReport:
     """Run ``pgd_attack``; on the points it fails to break, run ``search``; count both."""
-    from entrobust.attacks.base import run_attack
-    from entrobust.evaluation import predict
+    from entrobust.evaluation import robust_flags
 
-    x_pgd = run_attack(pgd_attack, model, x, y, batch_size)
-    survived = (predict(model, x_pgd) == y.cpu()).nonzero().squeeze(1)
+    survived = robust_flags(model, pgd_attack, x, y, batch_size).nonzero().squeeze(1)
     if survived.numel() == 0:
         return RandomSearchReport(len(x), 0, 0)
-    x_rs = run_attack(search, model, x[survived], y[survived], batch_size)
-    breaks = int((predict(model, x_rs) != y[survived].cpu()).sum())
-    return RandomSearchReport(len(x), int(survived.numel()), breaks)
+    still = robust_flags(model, search, x[survived], y[survived], batch_size)
+    return RandomSearchReport(len(x), int(survived.numel()), int((~still).sum()))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 from entrobust.attacks import PGDAttack
 from entrobust.attacks.base import Attack, model_device, run_attack
 from entrobust.evaluation import as_float_images, predict
+from entrobust.seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ class Probe:
     ) -> Tensor:
         """``attack`` on ``(x, y)`` (default: all points), seeded, cached under ``key``."""
         if key not in self._cache:
-            device = model_device(self.model)
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(self.settings.seed)
+            with seeded(self.settings.seed, model_device(self.model)):
                 self._cache[key] = run_attack(
                     attack,
                     self.model,
