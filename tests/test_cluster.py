@@ -51,7 +51,7 @@ def _bench(tmp: Path, *extra: str, runs: str = "runs", defenses: str = "normal,e
 
 
 def _together(tmp: Path, *argvs: list[str]) -> list[str]:
-    """Run the commands concurrently in ``tmp``; their stdouts (each must succeed)."""
+    """Run the commands concurrently in ``tmp``; their stdout + stderr (each must succeed)."""
     procs = [
         subprocess.Popen(
             a, cwd=tmp, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -62,7 +62,7 @@ def _together(tmp: Path, *argvs: list[str]) -> list[str]:
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]
-        outs.append(out)
+        outs.append(out + err)
     return outs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from entrobust.bench.claims import report_claims
@@ -152,8 +153,8 @@ def run_plan(plan: BenchPlan, out: Path, args: argparse.Namespace) -> BenchResul
     result = run_bench(
         plan, out_dir=out, shard=args.shard, batch_size=args.attack_batch_size, **train_kw
     )
-    if result is not None and (result.trained or result.reused):
-        print(models_line(result.trained, result.reused, args.runs_dir))
+    if result is not None and (result.trained or result.reused):  # stderr: stdout is the table
+        print(models_line(result.trained, result.reused, args.runs_dir), file=sys.stderr)
     return result
 
 

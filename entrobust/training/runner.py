@@ -212,8 +212,9 @@ _WAIT, _TRAIN, _DONE = 0, 1, 2
 
 
 def lock_path(run_dir: Path) -> Path:
-    """The lock file of a run: ``<runs_dir>/<run_name>.lock``, beside its directory."""
-    return run_dir.with_name(run_dir.name + ".lock")
+    """The lock file of a run: ``<runs_dir>/<run_name>/.lock`` (inside it, so that a runs
+    directory holds only run directories)."""
+    return run_dir / ".lock"
 
 
 @contextlib.contextmanager
@@ -224,7 +225,7 @@ def run_lock(
 
     Yields whether the run is already complete (load it) or not (train it, holding the lock).
     A finished run is recognised without touching the lock (read-only runs directories
-    work). Otherwise rank 0 takes ``<runs_dir>/<run_name>.lock`` (an OS lock through
+    work). Otherwise rank 0 takes ``<runs_dir>/<run_name>/.lock`` (an OS lock through
     ``filelock``, released by the kernel when its holder dies, even by SIGKILL), then
     re-checks completeness: a process that waited reuses the run the holder finished, and
     one that finds a killed holder's checkpoint resumes it. Under torchrun only rank 0
@@ -241,7 +242,7 @@ def run_lock(
                 if is_complete(run_dir):
                     state = _DONE
                 else:
-                    run_dir.parent.mkdir(parents=True, exist_ok=True)
+                    run_dir.mkdir(parents=True, exist_ok=True)
                     try:
                         lock.acquire(timeout=poll)
                         state = _DONE if is_complete(run_dir) else _TRAIN
