@@ -337,6 +337,7 @@ def test_worst_case_rows_are_exact_and_the_cascade_only_attacks_survivors(tmp_pa
         overrides=SMALL,
         options=AttackOptions(restarts=1),
         cascade=True,
+        cascade_eps=[16],
     )
     assert [r.label for r in plan.rows if r.mode == CASCADE] == [
         "cascade adaptive3-16",
