@@ -163,3 +163,18 @@ def test_pat_with_ce_has_one_reading():
         torch.manual_seed(1)
         out.append(Defense("pat", DefenseParams(adversary=adv, inner=inner)).step(model, x, y))
     torch.testing.assert_close(out[0], out[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("inner, says", [(None, "own objective (Eqn. 5)"), ("ce", "cross-entropy")])
+def test_train_cli_says_and_saves_the_inner_reading(tmp_path, capsys, inner, says):
+    import json
+
+    from entrobust.cli.main import main
+
+    argv = ["train", "--dataset", "digits", "--defense", "pat-entm", "--profile", "ci"]
+    argv += ["--epochs", "1", "--train-size", "100", "--test-size", "50", "--no-progress"]
+    argv += ["--runs-dir", str(tmp_path), "--device", "cpu"] + (["--inner", inner] if inner else [])
+    assert main(argv) == 0
+    assert says in capsys.readouterr().out
+    (config,) = tmp_path.glob("*/config.json")
+    assert json.loads(config.read_text())["inner"] == (inner or "objective")

@@ -174,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
         return 0  # under torchrun, rank 0 reports
     m = result.metrics
     how = "cached run, not retrained" if result.cached else f"trained in {m['train_seconds']:.1f} s"
+    defense = config.defense_obj()
+    if defense.uses_adversarial_training and defense.trainer != "trades":
+        inner = "its own objective (Eqn. 5)" if config.inner == "objective" else "cross-entropy"
+        print(f"inner maximisation ascends {inner} (--inner {config.inner})", file=sys.stdout)
     print(
         f"{config.dataset}/{config.defense} seed {config.seed}: clean accuracy "
         f"{100 * m['clean_accuracy']:.2f}% on {m['n_test']} test images ({how}) -> {result.run_dir}",
