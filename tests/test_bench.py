@@ -323,10 +323,10 @@ def test_worst_case_rows_are_exact_and_the_cascade_only_attacks_survivors(tmp_pa
     seen: list[int] = []
     real = runner.robust_flags
 
-    def spy(model, attack, x, y, batch_size=256):
+    def spy(model, attack, x, y, batch_size=256, **kw):
         if attack.name.startswith("adaptive"):
             seen.append(len(y))
-        return real(model, attack, x, y, batch_size)
+        return real(model, attack, x, y, batch_size, **kw)
 
     monkeypatch.setattr(runner, "robust_flags", spy)
     plan = plan_bench(

@@ -494,9 +494,8 @@ def run_bench(
                     if idx is None
                     else (split.x_test[idx], split.y_test[idx])
                 )
-                torch.manual_seed(_cell_seed(cell))
                 sub = (
-                    robust_flags(target.model, attack, x, y, batch_size)
+                    robust_flags(target.model, attack, x, y, batch_size, seed=_cell_seed(cell))
                     if len(y)
                     else torch.zeros(0, dtype=torch.bool)
                 )
