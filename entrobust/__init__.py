@@ -10,6 +10,7 @@ Example:
 
 from entrobust.defenses import Defense, DefenseParams, TrainingAdversary, list_defenses
 from entrobust.errors import EntrobustError
+from entrobust.evaluator import evaluate
 from entrobust.losses import (
     ADPLoss,
     EntMLoss,
@@ -37,6 +38,7 @@ __all__ = [
     "adp_loss",
     "entm_loss",
     "entropy",
+    "evaluate",
     "label_smoothing_loss",
     "list_defenses",
     "trades_kl_loss",

@@ -53,6 +53,7 @@ def robust_flags(
     batch_size: int = 256,
     *,
     seed: int | None = None,
+    progress: bool | str = False,
 ) -> Tensor:
     """Which points stay correctly classified under ``attack``: the evaluation primitive.
 
@@ -64,6 +65,8 @@ def robust_flags(
     Args:
         seed: run the attack on a private RNG stream seeded with this (the caller's RNG state
             is left as it was); ``None`` draws from the caller's stream.
+        progress: show the attacked batches (``True`` or a description; see
+            :func:`entrobust.progress.progress_bar`).
 
     Returns:
         A CPU bool tensor of shape ``(len(x),)``.
@@ -81,7 +84,7 @@ def robust_flags(
     from entrobust.attacks.base import model_device, run_attack
 
     with seeded(seed, model_device(model)):
-        x_adv = run_attack(attack, model, x, y, batch_size)
+        x_adv = run_attack(attack, model, x, y, batch_size, progress=progress)
     return adversarial_flags(model, x, x_adv, y, batch_size)
 
 

@@ -38,11 +38,12 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from entrobust.attacks.base import NORMS, Attack
 from entrobust.attacks.threat import check_linf_eps
 from entrobust.errors import InvalidValueError
+from entrobust.progress import progress_bar
 
 VERSIONS = ("standard", "rand")
 #: The attacks each version runs (for the progress bar).
@@ -160,8 +161,10 @@ class AutoAttack(Attack):
             (pyautoattack's ``version="custom"``), e.g. ``["apgd-ce", "apgd-t"]``.
         name: display name; default ``autoattack-{k}`` (L∞ ε = k/255), ``autoattack-rand-{k}``,
             ``autoattack-l2-{eps}``, or ``autoattack-apgd-ce+apgd-t-{k}`` for a subset.
-        progress: a bar advancing with each attack of the ensemble (``None``: only on a
-            terminal; ``False``: never). Not part of the attack's configuration.
+        progress: a bar advancing with each attack of the ensemble (``None``: a transient bar
+            on a terminal only; ``True``: also log lines when stderr is not a terminal;
+            ``False``: never; see :func:`entrobust.progress.progress_bar`). Not part of the
+            attack's configuration.
 
     Shape:
         ``x``: ``(N, C, H, W)`` in [0, 1]; ``y``: ``(N,)``; result like ``x``. The model must
@@ -222,12 +225,12 @@ class AutoAttack(Attack):
             return x.clone()
         x = x.contiguous()  # pyautoattack views its inputs (a permuted NHWC array would fail)
         n_classes = _n_classes(model, x)
-        bar = tqdm(
+        bar = progress_bar(  # None: a transient bar on a terminal, silent in a log
             total=len(self.attacks or _STANDARD[self.version]),
             desc=self.name,
             unit="attack",
-            leave=False,
-            disable=False if self._progress else None if self._progress is None else True,
+            leave=bool(self._progress),
+            disable=self._progress is False,
         )
         with (
             bar,

@@ -168,12 +168,19 @@ def _plain(value: Any) -> Any:
 
 
 def run_attack(
-    attack: Attack | Any, model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256
+    attack: Attack | Any,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int = 256,
+    *,
+    progress: bool | str = False,
 ) -> Tensor:
     """Apply ``attack`` batch by batch (``x`` may be a large CPU tensor; uint8 is converted).
 
     ``attack`` is an entrobust :class:`Attack` or any torchattacks ``Attack`` built on ``model``
-    (wrapped by :func:`~entrobust.attacks.torchattacks_adapter.as_attack`).
+    (wrapped by :func:`~entrobust.attacks.torchattacks_adapter.as_attack`). ``progress``
+    (``True`` or a description) shows the batches done with :func:`entrobust.progress.progress_bar`.
 
     Example:
         >>> import torch
@@ -186,10 +193,14 @@ def run_attack(
     """
     from entrobust.attacks.torchattacks_adapter import as_attack
     from entrobust.evaluation import as_float_images
+    from entrobust.progress import progress_bar
 
     attack = as_attack(attack)
-    out = [
-        attack(model, as_float_images(x[i : i + batch_size]), y[i : i + batch_size])
-        for i in range(0, len(x), batch_size)
-    ]
+    starts = range(0, len(x), batch_size)
+    desc = progress if isinstance(progress, str) else f"attack {attack.name}"
+    out = []
+    with progress_bar(total=len(starts), desc=desc, unit="batch", disable=not progress) as bar:
+        for i in starts:
+            out.append(attack(model, as_float_images(x[i : i + batch_size]), y[i : i + batch_size]))
+            bar.update(1)
     return torch.cat(out) if out else x.float()
