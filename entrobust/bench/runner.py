@@ -302,10 +302,23 @@ def resolve_cells(plan: BenchPlan, data: _Data, results: ResultsFile) -> list[di
     cells = bind_points(plan, data)
     for cell in cells:
         if cell["mode"] == CASCADE:
-            n = len(data.split(plan.configs[(cell["defense"], cell["seed"])]).y_test)
-            mask = _survivors(results, cell, cells, n)
-            cell["points"] = "" if mask is None else _subset_points(cell["points"], mask)
+            _bind_cascade(plan, data, results, cell, cells)
     return cells
+
+
+def _bind_cascade(
+    plan: BenchPlan,
+    data: _Data,
+    results: ResultsFile,
+    cell: dict[str, Any],
+    cells: list[dict[str, Any]],
+) -> torch.Tensor | None:
+    """Set a cascade cell's points to its survivors' fingerprint and return their mask (or
+    leave the points empty and return None while a cell it builds on is missing)."""
+    cfg = plan.configs[(cell["defense"], cell["seed"])]
+    mask = _survivors(results, cell, cells, len(data.split(cfg).y_test))
+    cell["points"] = "" if mask is None else _subset_points(data.points(cfg), mask)
+    return mask
 
 
 def _subset_points(points: str, mask: torch.Tensor) -> str:
@@ -452,13 +465,9 @@ def run_bench(
         for cell in cells:
             mask = None
             if cell["mode"] == CASCADE:
-                n = len(data.split(plan.configs[(cell["defense"], cell["seed"])]).y_test)
-                mask = _survivors(results, cell, cells, n)
+                mask = _bind_cascade(plan, data, results, cell, cells)
                 if mask is None:  # cannot happen in order; kept as a guard for hand-edits
                     continue
-                cell["points"] = _subset_points(
-                    data.points(plan.configs[(cell["defense"], cell["seed"])]), mask
-                )
             if results.has(cell):
                 continue
             cfg = plan.configs[(cell["defense"], cell["seed"])]
