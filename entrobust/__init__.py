@@ -11,6 +11,7 @@ Example:
 from entrobust.defenses import Defense, DefenseParams, TrainingAdversary, list_defenses
 from entrobust.errors import EntrobustError
 from entrobust.evaluator import evaluate
+from entrobust.training.runner import TrainedRun, load_run
 from entrobust.losses import (
     ADPLoss,
     EntMLoss,
@@ -33,6 +34,7 @@ __all__ = [
     "EntrobustError",
     "LabelSmoothingLoss",
     "TradesKLLoss",
+    "TrainedRun",
     "TrainingAdversary",
     "__version__",
     "adp_loss",
@@ -41,5 +43,6 @@ __all__ = [
     "evaluate",
     "label_smoothing_loss",
     "list_defenses",
+    "load_run",
     "trades_kl_loss",
 ]

@@ -62,6 +62,9 @@ def check_probability_output(model: nn.Module, x: Tensor) -> CheckResult:
         >>> import torch
         >>> check_probability_output(torch.nn.Softmax(dim=1), torch.rand(5, 4)).verdict
         'fail'
+        >>> ok = check_probability_output(torch.nn.Identity(), torch.tensor([[-3.0, 2.0]]))
+        >>> ok.verdict, ok.message
+        ('pass', 'logits, not probabilities (outputs in [-3, 2])')
     """
     out = _outputs(model, x)
     tol = PROBABILITY_TOLERANCE
@@ -73,13 +76,14 @@ def check_probability_output(model: nn.Module, x: Tensor) -> CheckResult:
         "probability-output",
         "(f) the model returns logits, not probabilities",
         "fail" if looks else "pass",
-        f"outputs in [{out.min().item():.3g}, {out.max().item():.3g}], "
-        f"max |row sum − 1| = {rows_sum:.3g}"
-        + (
-            "; the outputs are probabilities: remove the softmax before attacking"
-            if looks
-            else note
-        ),
+        (
+            f"outputs in [{out.min().item():.3g}, {out.max().item():.3g}] with every row "
+            f"summing to 1 (± {rows_sum:.2g}): the outputs are probabilities; remove the "
+            "softmax before attacking"
+        )
+        if looks
+        else f"logits, not probabilities (outputs in [{out.min().item():.3g}, "
+        f"{out.max().item():.3g}]){note}",
         {
             "min": out.min().item(),
             "max": out.max().item(),

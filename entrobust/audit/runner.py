@@ -27,6 +27,7 @@ from entrobust.audit.result import AuditReport, CheckResult
 from entrobust.errors import UnknownNameError
 from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
+from entrobust.progress import progress_bar
 
 #: The checks in report order: the (f) model checks, then the (a)–(e) and (g) attack checks.
 CHECK_KEYS = (
@@ -57,6 +58,7 @@ def run_audit(
     num_classes: int | None = None,
     checks: Sequence[str] | None = None,
     meta: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> AuditReport:
     """The checks of :data:`CHECK_KEYS` (all, or those named) on ``model`` at ``(x, y)``.
 
@@ -67,6 +69,7 @@ def run_audit(
         proxy: a separately trained model for the transfer check (a); skipped when None.
         num_classes: C for check (c) (default: the model's output width).
         checks: keys of the checks to run (default: all, in :data:`CHECK_KEYS` order).
+        progress: show the checks done (see :func:`entrobust.progress.progress_bar`).
         meta: what was audited, copied into the report.
 
     Example:
@@ -99,7 +102,13 @@ def run_audit(
         "fgsm-vs-pgd": lambda: check_fgsm_vs_pgd(probe),
         "adaptive-loss": lambda: check_adaptive_loss(probe),
     }
-    results = [run[k]() for k in CHECK_KEYS if k in selected]
+    keys = [k for k in CHECK_KEYS if k in selected]
+    results = []
+    with progress_bar(total=len(keys), desc="audit", unit="check", disable=not progress) as bar:
+        for key in keys:
+            bar.set_postfix_str(key)
+            results.append(run[key]())
+            bar.update(1)
     info = {
         "n": len(x),
         "clean_accuracy": probe.clean_accuracy,

@@ -1,8 +1,10 @@
 """``entrobust attack``: evaluate a trained run under attacks; print and save the accuracies.
 
 ``--run DIR`` takes a run directory, ``--checkpoint FILE`` any entrobust checkpoint (a run's
-``final.pt`` or a file in that format, see :mod:`entrobust.training.runfiles`). Results go to
-the run's ``attacks.json`` (``FILE.attacks.json`` beside a checkpoint outside a run). Every
+``final.pt`` or a file in that format, see :mod:`entrobust.training.runfiles`), ``--model
+PKG.MODULE:FACTORY --weights FILE --dataset NAME`` any model (see :mod:`entrobust.external`).
+Results go to the run's ``attacks.json`` (``FILE.attacks.json`` beside a checkpoint outside a
+run or beside ``--weights``; ``PKG.MODULE.FACTORY.attacks.json`` here without weights). Every
 option and attack name is checked before the model or data is loaded; without ``--data-dir``
 the data comes from where the run was trained (see :mod:`entrobust.cli.datadir`).
 """
@@ -26,20 +28,20 @@ from entrobust.cli.argtypes import (
     steps_int,
     unit_float,
 )
-from entrobust.cli.datadir import DATA_ENV, data_dir_for
-from entrobust.data import load_dataset
+from entrobust.cli.datadir import DATA_ENV
+from entrobust.cli.target import Target, add_model_options, check_model_options, load_target
 from entrobust.errors import InvalidValueError
-from entrobust.evaluation import robust_accuracy
+from entrobust.evaluation import robust_flags
 from entrobust.statefiles import fraction_field, read_json
 from entrobust.training import load_run
-from entrobust.training.runfiles import load_checkpoint_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "attack",
-        help="evaluate a trained run under attacks",
-        description="Robust accuracy of a trained run; ε = k/255 in every attack name.",
+        help="evaluate a trained run, a checkpoint or any model under attacks",
+        description="Robust accuracy of a trained run, a checkpoint or any model (--model "
+        "PKG.MODULE:FACTORY --weights FILE --dataset NAME); ε = k/255 in every attack name.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", type=path_arg, help="a run directory made by `entrobust train`")
@@ -48,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=path_arg,
         help="a checkpoint file: a run's final.pt, or a file in that format (docs/training.md)",
     )
+    add_model_options(p, src)
     p.add_argument(
         "--attacks",
         type=name_list,
@@ -77,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "else ./data)",
     )
     p.add_argument("--device", type=device_arg, default="auto")
+    p.add_argument("--no-progress", action="store_true", help="hide progress")
     p.set_defaults(func=run)
 
 
@@ -85,33 +89,29 @@ def _largest_linf_k(names: tuple[str, ...]) -> int:
     return round(max(ks) * 255) if ks else 8
 
 
-def _results_path(target, checkpoint: str | None) -> Path:
-    """The run's ``attacks.json``; ``FILE.attacks.json`` for a checkpoint outside a run."""
-    if checkpoint is None or target.metrics:
-        return target.run_dir / "attacks.json"
-    path = Path(checkpoint)
-    return path.with_name(f"{path.stem}.attacks.json")
+def _results_path(target: Target) -> Path:
+    """The run's ``attacks.json``; ``STEM.attacks.json`` for a file outside a run."""
+    if not target.results_stem:
+        return target.out_dir / "attacks.json"
+    return target.out_dir / f"{target.results_stem}.attacks.json"
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    check_model_options(args)
     names = tuple(dict.fromkeys(n.lower() for n in args.attacks))  # repeats are one row
     options = AttackOptions(restarts=args.restarts, init_std=args.init_std, seed=args.seed)
     if args.autoattack:
         names += (f"autoattack-{_largest_linf_k(names)}",)
     attacks = [check_attack(get_attack(n, options)) for n in names]  # before any work
-    if args.checkpoint:
-        target = load_checkpoint_file(args.checkpoint, args.device)
-    else:
-        target = load_run(args.run, args.device)
-    cfg = target.config
+    target = load_target(args, args.test_size)
     proxy = load_run(args.transfer_from, args.device) if args.transfer_from else None
-    if proxy is not None and proxy.config.dataset != cfg.dataset:
+    if proxy is not None and proxy.config.dataset != target.dataset:
         raise InvalidValueError(
-            f"proxy was trained on {proxy.config.dataset}, target on {cfg.dataset}"
+            f"proxy was trained on {proxy.config.dataset}, target on {target.dataset}"
         )
-    results_path = _results_path(target, args.checkpoint)
+    results_path = _results_path(target)
     results = {}
     if results_path.exists() or results_path.is_symlink():
         results = read_json(
@@ -119,21 +119,19 @@ def run(args: argparse.Namespace) -> int:
             remedy="move it away; rerunning the attacks recomputes its results",
             check=fraction_field("accuracy"),
         )
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=data_dir_for(args.data_dir, target.metrics),
-        train_size=cfg.train_size,
-        test_size=args.test_size or cfg.test_size,
-        seed=cfg.data_seed,
-    )
+    data = target.data
     mode = "black-box" if proxy else "white-box"
-    print(f"{cfg.dataset}/{cfg.defense} seed {cfg.seed} ({mode}, n = {len(data.x_test)})")
+    print(f"{target.label} ({mode}, n = {len(data.x_test)})")
     print(f"{'attack':<22} {'accuracy %':>10} {'seconds':>8}")
     for atk in attacks:
         torch.manual_seed(args.seed)
         t0 = time.perf_counter()
         used = TransferAttack(proxy.model, atk) if proxy else atk
-        acc = robust_accuracy(target.model, used, data.x_test, data.y_test, args.batch_size)
+        show = not args.no_progress and atk.name != "clean"
+        flags = robust_flags(
+            target.model, used, data.x_test, data.y_test, args.batch_size, progress=show
+        )
+        acc = flags.float().mean().item()
         seconds = time.perf_counter() - t0
         key = f"{mode}:{atk.name}" + (f":{proxy.run_dir.name}" if proxy else "")
         results[key] = {
@@ -148,6 +146,6 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
         write_json(results_path, results)
-        print(f"{atk.name:<22} {100 * acc:>10.2f} {seconds:>8.1f}")
+        print(f"{atk.name:<22} {100 * acc:>10.2f} {seconds:>8.1f}", flush=True)
     print(f"saved to {results_path}")
     return 0

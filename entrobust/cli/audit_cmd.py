@@ -1,7 +1,8 @@
-"""``entrobust audit``: automated gradient-masking checks on a trained run.
+"""``entrobust audit``: automated gradient-masking checks on a trained run or any model.
 
-Writes ``audit.md`` and ``audit.json`` (default: into the run directory), prints one line per
-check, and exits with status 1 when any check fails (0 otherwise; 2 for a usage error).
+``--run DIR`` audits a run; ``--model PKG.MODULE:FACTORY --weights FILE --dataset NAME`` any
+model (see :mod:`entrobust.external`). Writes ``audit.md`` and ``audit.json`` (default: into
+the run directory; beside ``--weights`` in ``STEM-audit/``), prints one line per check, and exits with status 1 when any check fails (0 otherwise; 2 for a usage error).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from entrobust.cli.argtypes import (
     seed,
     steps_int,
 )
-from entrobust.cli.datadir import DATA_ENV, data_dir_for
+from entrobust.cli.datadir import DATA_ENV
+from entrobust.cli.target import add_model_options, check_model_options
 
 
 def check_list(text: str) -> tuple[str, ...]:
@@ -43,12 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "audit",
-        help="gradient-masking audit of a trained run (exit 1 when a check fails)",
+        help="gradient-masking audit of a trained run or any model (exit 1 when a check fails)",
         description="Checks after Athalye et al. 2018 and Carlini et al. 2019: white- vs "
         "black-box, random search, large ε, convergence, FGSM vs PGD, and AutoAttack's model "
         "checks. Exit status 1 when any check fails.",
     )
-    p.add_argument("--run", type=path_arg, required=True, help="the run directory to audit")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", type=path_arg, help="the run directory to audit")
+    add_model_options(p, src)
     p.add_argument(
         "--proxy", type=path_arg, help="a separately trained run for the transfer check (a)"
     )
@@ -57,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--test-size", type=positive_int, help="audit a stratified test subset")
     p.add_argument(
-        "--eps", type=int_range(1, 255, "k"), help="ε = k/255 (default: the run's training ε)"
+        "--eps",
+        type=int_range(1, 255, "k"),
+        help="ε = k/255 (default: the run's training ε; the dataset's for --model)",
     )
     p.add_argument(
         "--samples",
@@ -76,34 +82,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV})",
     )
     p.add_argument("--device", type=device_arg, default="auto")
+    p.add_argument("--no-progress", action="store_true", help="hide progress")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from entrobust.atomic import json_safe, write_json, write_text
     from entrobust.audit import AuditSettings, run_audit
-    from entrobust.data import load_dataset
+    from entrobust.cli.target import load_target
     from entrobust.errors import InvalidValueError
     from entrobust.training import load_run
 
     t0 = time.perf_counter()
-    target = load_run(args.run, args.device)
-    cfg = target.config
-    proxy = load_run(args.proxy, args.device) if args.proxy else None
-    if proxy is not None and proxy.config.dataset != cfg.dataset:
-        raise InvalidValueError(
-            f"proxy was trained on {proxy.config.dataset}, target on {cfg.dataset}"
-        )
+    check_model_options(args)
     if args.eps is not None and args.eps > 255:
         raise InvalidValueError(f"--eps is k in ε = k/255 and must be ≤ 255, got {args.eps}")
-    k = args.eps if args.eps is not None else round(cfg.at_eps * 255)
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=data_dir_for(args.data_dir, target.metrics),
-        train_size=cfg.train_size,
-        test_size=args.test_size or cfg.test_size,
-        seed=cfg.data_seed,
-    )
+    target = load_target(args, args.test_size)
+    proxy = load_run(args.proxy, args.device) if args.proxy else None
+    if proxy is not None and proxy.config.dataset != target.dataset:
+        raise InvalidValueError(
+            f"proxy was trained on {proxy.config.dataset}, target on {target.dataset}"
+        )
+    k = args.eps if args.eps is not None else round(target.at_eps * 255)
+    data = target.data
     settings = AuditSettings(
         eps=k / 255,
         restarts=args.restarts,
@@ -112,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     meta = {
-        "model": f"{cfg.dataset}/{cfg.defense} seed {cfg.seed}",
-        "run": str(target.run_dir),
+        "model": target.label,
+        "run": str(target.run.run_dir) if target.run else None,
         "proxy": str(proxy.run_dir) if proxy else "none (check (a) skipped)",
-        "dataset": cfg.dataset,
-        "defense": cfg.defense,
+        "dataset": target.dataset,
+        "defense": target.run.config.defense if target.run else None,
     }
     print(f"auditing {meta['model']} on {len(data.x_test)} test points at ε = {k}/255")
     report = run_audit(
@@ -128,9 +129,15 @@ def run(args: argparse.Namespace) -> int:
         num_classes=data.spec.num_classes,
         checks=args.checks,
         meta=meta,
+        progress=not args.no_progress,
     )
     report.meta["seconds"] = round(time.perf_counter() - t0, 1)
-    out = Path(args.out) if args.out else target.run_dir
+    if args.out:
+        out = Path(args.out)
+    elif target.run is not None:
+        out = target.run.run_dir
+    else:
+        out = target.out_dir / f"{target.results_stem}-audit"
     write_text(out / "audit.md", report.to_markdown())
     write_json(out / "audit.json", json_safe(report.to_dict()))  # NaN evidence → null
     for line in report.summary_lines():
