@@ -6,24 +6,69 @@ Update the baseline deliberately with
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import shutil
 
 import pytest
 
+from entrobust.bench.regress import read_results
 from entrobust.bench.regression import BASELINE, compare, directions, run_regression
+from entrobust.bench.results import COLUMNS
+from entrobust.cli.main import main
 
 from .conftest import SHARED_DATASETS
 
 
 @pytest.fixture(scope="module")
-def values(tmp_path_factory):
+def work_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("regression")
+
+
+@pytest.fixture(scope="module")
+def values(tmp_path_factory, work_dir):
     data_dir = SHARED_DATASETS if SHARED_DATASETS.is_dir() else tmp_path_factory.mktemp("nodata")
-    return run_regression(data_dir, tmp_path_factory.mktemp("regression"))
+    return run_regression(data_dir, work_dir)
 
 
 def test_numbers_within_baseline_tolerances(values):
     failures = compare(values, json.loads(BASELINE.read_text()))
     assert not failures, "\n".join(map(str, failures))
+
+
+def test_the_regress_command_checks_this_bench(values, work_dir, capsys):
+    """`entrobust regress` on the CI bench's results.csv gives the same verdict and numbers."""
+    argv = ["regress", "--results", str(work_dir), "--baseline", str(BASELINE)]
+    code = main([*argv, "--modes", "white-box"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert read_results(work_dir, ("white-box",)).keys() == values.keys()
+    assert {
+        k: round(m.mean, 2) for k, m in read_results(work_dir, ("white-box",)).items()
+    } == values
+
+
+def test_regress_catches_a_planted_three_point_regression(values, work_dir, tmp_path, capsys):
+    bench = tmp_path / "digits"
+    shutil.copytree(work_dir / "digits", bench)
+    argv = ["regress", "--results", str(bench), "--baseline", str(tmp_path / "b.json")]
+    assert main([*argv, "--update", "--tol", "2", "--modes", "white-box"]) == 0
+    results = bench / "results.csv"
+    rows = list(csv.DictReader(io.StringIO(results.read_text())))
+    for r in rows:
+        if (r["defense"], r["mode"], r["attack"]) == ("pat", "white-box", "pgd10-32"):
+            r["accuracy"] = repr(float(r["accuracy"]) - 0.03)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    results.write_text(buf.getvalue())
+    capsys.readouterr()
+    assert main([*argv, "--modes", "white-box"]) == 1
+    out = capsys.readouterr().out
+    fails = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert len(fails) == 1 and fails[0].startswith("FAIL digits/pat/pgd10-32: "), out
 
 
 def test_directions_hold(values):

@@ -3,7 +3,9 @@
 ``run_regression`` trains the ``ci`` profile (plus the small overrides below) of Normal, EntM,
 PAT, PAT-EntM and TRADES on the embedded ``digits`` set — and on MNIST when ``mnist.npz`` is
 in the data dir — evaluates clean, FGSM, PGD10 and PGD20 at the training ε, and ``compare``
-checks every number against ``tests/baselines/regression.json`` within its own tolerance.
+checks every number against ``tests/baselines/regression.json`` within its own tolerance —
+with the comparison of ``entrobust regress`` (:mod:`entrobust.bench.regress`), which the
+test suite also runs on this bench's ``results.csv`` (``--modes white-box``).
 
 Update the baseline deliberately (after a change that is *meant* to move the numbers)::
 
@@ -17,16 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from entrobust.attacks import AttackOptions
+from entrobust.bench import regress
 from entrobust.bench.grid import WHITE, Row
+from entrobust.bench.regress import Failure
 from entrobust.bench.runner import plan_bench, run_bench
 from entrobust.data import get_dataset_spec
 
@@ -94,19 +96,9 @@ def run_regression(data_dir: str | Path, work_dir: str | Path) -> dict[str, floa
         torch.set_num_threads(threads)
 
 
-@dataclass(frozen=True)
-class Failure:
-    """One regression failure, printable as one line."""
-
-    cell: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.cell}: {self.message}"
-
-
 def compare(values: dict[str, float], baseline: dict[str, Any]) -> list[Failure]:
-    """Every baseline cell present and within tolerance; no cell missing from the baseline.
+    """Every baseline cell present and within tolerance; no cell missing from the baseline:
+    :func:`entrobust.bench.regress.compare`, the comparison of ``entrobust regress``.
 
     Example:
         >>> base = {"cells": {"d/pat/clean": {"value": 90.0, "tol": 2.0}}}
@@ -115,22 +107,7 @@ def compare(values: dict[str, float], baseline: dict[str, Any]) -> list[Failure]
         >>> [str(f) for f in compare({"d/pat/clean": 80.0}, base)]
         ['d/pat/clean: 80.00 is outside 90.00 ± 2.00']
     """
-    failures = []
-    cells = baseline["cells"]
-    for key, spec in cells.items():
-        if key not in values:
-            if key.split("/")[0] in {k.split("/")[0] for k in values}:
-                failures.append(Failure(key, "missing from this run"))
-            continue
-        if not math.isclose(values[key], spec["value"], abs_tol=spec["tol"] + 1e-9):
-            failures.append(
-                Failure(
-                    key, f"{values[key]:.2f} is outside {spec['value']:.2f} ± {spec['tol']:.2f}"
-                )
-            )
-    for key in values.keys() - cells.keys():
-        failures.append(Failure(key, "not in the baseline (update it deliberately)"))
-    return failures
+    return regress.compare(values, baseline)
 
 
 def directions(values: dict[str, float], data_dir: str | None = None) -> list[Failure]:

@@ -12,6 +12,7 @@ from entrobust.cli import (
     audit_cmd,
     bench_cmd,
     list_cmd,
+    regress_cmd,
     reproduce_cmd,
     train_cmd,
 )
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         reproduce_cmd,
         analyze_cmd,
         audit_cmd,
+        regress_cmd,
         list_cmd,
     ):
         module.register(sub)
