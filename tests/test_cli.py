@@ -54,7 +54,8 @@ def test_train_command_end_to_end_and_cached(tmp_path):
     assert "clean accuracy" in first.stdout
     run_dirs = list(tmp_path.iterdir())
     assert len(run_dirs) == 1
-    assert {p.name for p in run_dirs[0].iterdir()} == {"config.json", "final.pt", "metrics.json"}
+    files = {p.name for p in run_dirs[0].iterdir()}
+    assert files == {"config.json", "final.pt", "metrics.json", ".lock"}  # .lock: one trainer
     second = run_cli(*args)
     assert "trained in" in first.stdout
     assert second.returncode == 0 and "cached run, not retrained" in second.stdout

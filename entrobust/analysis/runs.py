@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrobust.data import DatasetSplits, load_dataset, subset
+from entrobust.data import DatasetSplits, subset
 from entrobust.errors import InvalidValueError
 from entrobust.training import TrainConfig, TrainedRun, load_run
+from entrobust.training.runner import load_run_data
 
 
 @dataclass
@@ -58,13 +59,7 @@ def evaluation_split(
     """The run's test points: ``test_size`` (default the run's own test subset), else at most
     ``cap`` of them (a stratified, seeded subset; e.g. the paper's 2,000 for Table 4)."""
     cfg = run.config
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=data_dir,
-        train_size=cfg.train_size,
-        test_size=test_size or cfg.test_size,
-        seed=cfg.data_seed,
-    )
+    data = load_run_data(run, data_dir, test_size=test_size)
     if test_size is None and cap is not None and len(data.x_test) > cap:
         data = subset(data, None, cap, cfg.data_seed)
     return data

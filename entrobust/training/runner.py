@@ -27,7 +27,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -433,6 +433,33 @@ def load_config_data(
         test_size=config.test_size,
         seed=config.data_seed,
     )
+
+
+def load_run_data(
+    run: TrainedRun,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    test_size: int | None = None,
+) -> DatasetSplits:
+    """The data split ``run`` was trained and evaluated on (``test_size`` overrides its test
+    subset), checked against the run: other images under the same name, another image shape
+    or number of classes is one :class:`~entrobust.errors.DataMismatchError` line.
+
+    Example:
+        >>> import tempfile
+        >>> from entrobust.training.config import make_config
+        >>> cfg = make_config("digits", "normal", profile="ci", epochs=1, train_size=100,
+        ...                   test_size=50)
+        >>> run = train(cfg, runs_dir=tempfile.mkdtemp(), progress=False, device="cpu")
+        >>> len(load_run_data(run, test_size=20).y_test)
+        20
+    """
+    cfg = run.config
+    if test_size is not None:
+        cfg = replace(cfg, test_size=test_size)
+    data = load_config_data(cfg, data_dir, download)
+    check_run_data(run, data)
+    return data
 
 
 def check_run_data(run: TrainedRun, data: DatasetSplits) -> None:
