@@ -634,6 +634,10 @@ def render(
     write_text(out_dir / f"table{suffix}.md", md)
     write_text(out_dir / f"table{suffix}.csv", to_csv(table))
     write_text(out_dir / f"table{suffix}.tex", to_latex(table))
+    if not suffix:  # RobustBench-style model cards, one JSON per defense
+        from entrobust.bench.robustbench import write_model_cards
+
+        write_model_cards(plan, table, out_dir)
     return BenchResult(out_dir / f"results{suffix}.csv", table, md)
 
 

@@ -196,19 +196,85 @@ def averaging(table: Table) -> str:
     return f"mean ± std over {what}"
 
 
-def to_latex(table: Table) -> str:
-    """A ``tabular`` with ``\\textbf`` / ``\\textit`` markup."""
-    esc = lambda s: s.replace("_", r"\_").replace("±", r"$\pm$")  # noqa: E731
-    out = [r"\begin{tabular}{ll" + "r" * len(table.defenses) + "}", r"\hline"]
+def latex_caption(table: Table) -> str:
+    """What the table shows, in one caption: title, averaging, markup and the worst case.
+
+    Example:
+        >>> t = Table("svhn (wrn34-10)", [Row(WHITE, "clean")], ["pat"])
+        >>> latex_caption(t).split(". ")[0]
+        'svhn (wrn34-10)'
+    """
+    parts = [_tex_text(table.title)] if table.title else []
+    parts.append(f"Accuracy (\\%), {_tex_text(averaging(table))}")
+    parts.append(
+        "\\textbf{Bold}: best of the row (above chance); \\textit{italics}: white-box accuracy "
+        "higher than black-box for the same attack"
+    )
+    if any(r.mode == WORST for r in table.rows):
+        parts.append(
+            "worst-case epsK: points that survive every attack at $\\epsilon = K/255$; [+g]: the "
+            f"attack overstates robustness by $g > {GAP_POINTS:g}$ points against it"
+        )
+    headline = table.headline()
+    if headline:
+        parts.append(_tex_text(headline.rstrip(".")))
+    return ". ".join(parts) + "."
+
+
+def _tex_text(text: str) -> str:
+    """Plain text made safe in LaTeX (underscores, percent signs, ε and ±).
+
+    Example:
+        >>> print(_tex_text("ε = 8/255: pat_x (50.00%)"))
+        $\\epsilon$ = 8/255: pat\\_x (50.00\\%)
+    """
+    for old, new in (("_", r"\_"), ("%", r"\%"), ("ε", r"$\epsilon$"), ("±", r"$\pm$")):
+        text = text.replace(old, new)
+    return text
+
+
+def to_latex(table: Table, caption: str | None = None, label: str | None = None) -> str:
+    """A booktabs ``table`` (``\\toprule/\\midrule/\\bottomrule``, needs
+    ``\\usepackage{booktabs}``) with ``\\textbf`` / ``\\textit`` markup and a caption
+    (default :func:`latex_caption`).
+
+    Example:
+        >>> t = Table("digits", [Row(WHITE, "clean")], ["pat"])
+        >>> t.cells[(Row(WHITE, "clean"), "pat")] = Cell([97.5], bold=True)
+        >>> print(to_latex(t, label="tab:digits"))
+        \\begin{table}[t]
+        \\centering
+        \\caption{digits. Accuracy (\\%), one model, one attack run per number. ...}
+        \\label{tab:digits}
+        \\begin{tabular}{llr}
+        \\toprule
+        mode & attack & pat \\\\
+        \\midrule
+        white-box & clean & \\textbf{97.50} \\\\
+        \\bottomrule
+        \\end{tabular}
+        \\end{table}
+        <BLANKLINE>
+    """
+    esc = _tex_text
+    out = [r"\begin{table}[t]", r"\centering"]
+    out.append(r"\caption{" + (caption if caption is not None else latex_caption(table)) + "}")
+    if label:
+        out.append(r"\label{" + label + "}")
+    out += [r"\begin{tabular}{ll" + "r" * len(table.defenses) + "}", r"\toprule"]
     out.append("mode & attack & " + " & ".join(esc(d) for d in table.defenses) + r" \\")
-    out.append(r"\hline")
+    out.append(r"\midrule")
+    previous = None
     for row in table.rows:
+        if previous is not None and row.mode != previous and row.mode == WORST:
+            out.append(r"\midrule")  # the worst case apart from the attacks it is taken over
+        previous = row.mode
         cells = [
             esc(_markup(table.cell(row, d), (r"\textbf{", "}"), (r"\textit{", "}")))
             for d in table.defenses
         ]
-        out.append(f"{row.mode} & {row.attack} & " + " & ".join(cells) + r" \\")
-    out += [r"\hline", r"\end{tabular}"]
+        out.append(f"{esc(row.mode)} & {esc(row.attack)} & " + " & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(out) + "\n"
 
 
