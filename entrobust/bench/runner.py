@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 from filelock import FileLock
-from tqdm.auto import tqdm
 
 from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
 from entrobust.attacks import AttackOptions, craft_cached, get_attack, proxy_defense
@@ -46,6 +45,7 @@ from entrobust.device import resolve_device
 from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import adversarial_flags, robust_flags
+from entrobust.progress import progress_bar
 from entrobust.statefiles import numbers_only, read_derived_json
 from entrobust.training import TrainConfig, TrainedRun, distributed, make_config, train
 from entrobust.training.runner import Runtime, load_config_data
@@ -453,13 +453,8 @@ def run_bench(
         return models[cfg.hash]
 
     timings_path = out_dir / f"timings{suffix}.json"
-    bar = tqdm(
-        total=len(cells),
-        initial=done,
-        desc="bench",
-        unit="cell",
-        disable=not progress,
-        dynamic_ncols=True,
+    bar = progress_bar(
+        total=len(cells), initial=done, desc="bench", unit="cell", disable=not progress
     )
     with bar:
         for cell in cells:

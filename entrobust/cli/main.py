@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Uncertainty-promoting regularizers in adversarial training, evaluated "
         "under strong attacks.",
     )
+    from entrobust import __version__
+
+    parser.add_argument("--version", action="version", version=f"entrobust {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in (
         train_cmd,

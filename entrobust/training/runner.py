@@ -35,7 +35,6 @@ import torch
 import torch.distributed as dist
 from filelock import FileLock, Timeout
 from torch import nn
-from tqdm.auto import tqdm
 
 from entrobust.atomic import clean_stale_temps, save_torch, write_json
 from entrobust.checkpoint import load_checkpoint
@@ -49,6 +48,7 @@ from entrobust.errors import (
     TrainingDivergedError,
 )
 from entrobust.evaluation import accuracy, as_float_images
+from entrobust.progress import progress_bar
 from entrobust.statefiles import rewrite_derived_json
 from entrobust.training import distributed
 from entrobust.training.build import build_model
@@ -174,7 +174,8 @@ def train(
         data_dir: where datasets (or ``NAME.npz``) live.
         download: let torchvision download a missing dataset.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        progress: show a tqdm bar (loss, last test accuracy).
+        progress: show progress (loss, last test accuracy): a bar on a terminal, a few log
+            lines otherwise (:func:`entrobust.progress.progress_bar`).
         on_epoch_end: called as ``(epoch, record)`` after each epoch's checkpoint is written.
         runtime: speed options that do not change the maths (channels_last, cudnn.benchmark,
             torch.compile); see :class:`Runtime`.
@@ -321,13 +322,12 @@ def _fit(
     batch = distributed.local_batch_size(config.batch_size, ctx)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-    bar = tqdm(
+    bar = progress_bar(
         total=config.epochs * steps_per_epoch,
         initial=state["epoch"] * steps_per_epoch,
         desc=f"train {config.dataset}/{config.defense} s{config.seed}",
         disable=not (progress and ctx.is_main),
         unit="batch",
-        dynamic_ncols=True,
     )
     with bar:
         for epoch in range(state["epoch"], config.epochs):
