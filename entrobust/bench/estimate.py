@@ -28,6 +28,12 @@ THROUGHPUT = {
     "tiny-bn": 300_000,
 }
 
+#: How many times slower than :data:`THROUGHPUT` a CPU machine (a few cores, fp32) is: our
+#: assumption for the CPU-hours shown when no GPU is present (recalibrate on your machine).
+CPU_SLOWDOWN = 50.0
+#: What :data:`THROUGHPUT` assumes.
+ASSUMED_DEVICE = "one A100/H100-class GPU, fp32"
+
 #: Full training/test set sizes (used when a profile does not subset).
 DATASET_SIZES = {
     "cifar10": (50_000, 10_000),
@@ -94,4 +100,28 @@ def estimate(configs: list[TrainConfig], cells: list[dict[str, Any]], restarts: 
         "train_gpu_hours": seconds_train / 3600,
         "attack_gpu_hours": seconds_attack / 3600,
         "total_gpu_hours": (seconds_train + seconds_attack) / 3600,
+        "total_cpu_hours": CPU_SLOWDOWN * (seconds_train + seconds_attack) / 3600,
     }
+
+
+def estimate_lines(est: dict, gpu_present: bool) -> list[str]:
+    """The estimate in words: the device it assumes, and CPU-hours when no GPU is present.
+
+    Example:
+        >>> est = {"train_gpu_hours": 1.0, "attack_gpu_hours": 0.5, "total_gpu_hours": 1.5,
+        ...        "total_cpu_hours": 75.0}
+        >>> print("\\n".join(estimate_lines(est, gpu_present=False)))
+        estimated GPU-hours on one A100/H100-class GPU, fp32: training 1 + attacks 0.5 = 1.5
+        no GPU here: on this machine's CPU, roughly 75.0 CPU-hours (assumed 50× slower than that GPU)
+    """
+    h = lambda v: f"{v:.1f}" if v >= 10 else f"{v:.2g}"  # noqa: E731
+    lines = [
+        f"estimated GPU-hours on {ASSUMED_DEVICE}: training {h(est['train_gpu_hours'])} + "
+        f"attacks {h(est['attack_gpu_hours'])} = {h(est['total_gpu_hours'])}"
+    ]
+    if not gpu_present:
+        lines.append(
+            f"no GPU here: on this machine's CPU, roughly {h(est['total_cpu_hours'])} "
+            f"CPU-hours (assumed {CPU_SLOWDOWN:g}× slower than that GPU)"
+        )
+    return lines

@@ -81,8 +81,16 @@ def discrepancy_notes(number: int) -> pd.DataFrame:
     return d[d["table"] == number]
 
 
-def comparison_markdown(number: int, dataset: str, table) -> str:
-    """Ours vs the paper, cell by cell, with Δ and † on the paper's inconsistent cells."""
+def comparison_markdown(number: int, dataset: str, table, profile: str = "paper") -> str:
+    """Ours vs the paper, cell by cell, with Δ and † on the paper's inconsistent cells; with a
+    profile other than ``paper`` a line above the table says Δ compares a smaller training.
+
+    Example:
+        >>> from entrobust.bench.table import Table
+        >>> md = comparison_markdown(9, "mnist", Table("", [], ["pat"]), profile="quick")
+        >>> print(md.splitlines()[2].split(":")[0])
+        > Profile `quick` is not the paper's training (Table 5)
+    """
     paper = paper_values(number, dataset)
     notes = discrepancy_notes(number)
     flagged = {
@@ -91,6 +99,15 @@ def comparison_markdown(number: int, dataset: str, table) -> str:
     out = [
         f"**Table {number} — {dataset}: ours / paper (Δ = ours − paper), accuracy %**",
         "",
+    ]
+    if profile != "paper":
+        out += [
+            f"> Profile `{profile}` is not the paper's training (Table 5): Δ compares a smaller, "
+            "shorter run with the paper's numbers and is expected to be large. Only "
+            "`--profile paper` reproduces them.",
+            "",
+        ]
+    out += [
         "| mode | attack | " + " | ".join(table.defenses) + " |",
         "|---|---|" + "---:|" * len(table.defenses),
     ]

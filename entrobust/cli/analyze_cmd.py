@@ -1,6 +1,7 @@
 """``entrobust analyze <what>``: the paper's analysis figures and tables from trained runs.
 
-Each subcommand writes a CSV and PNG(s) to ``--out`` (default ``<first run>/analysis/``) and
+Each subcommand writes a CSV and PNG(s) to ``--out`` (default ``<run>/analysis/`` for one run,
+``<runs folder>/analysis/<run+run+…>/`` for several) and
 prints a short summary. Multi-model figures overlay the runs given with ``--runs A,B,C``.
 """
 
@@ -51,7 +52,12 @@ def _common(p: argparse.ArgumentParser, runs_required: bool = True) -> None:
     src = p.add_mutually_exclusive_group(required=runs_required)
     src.add_argument("--run", type=path_arg, help="a run directory made by `entrobust train`")
     src.add_argument("--runs", type=path_list, help="comma list of run directories to overlay")
-    p.add_argument("--out", type=dir_arg, help="output directory (default: <first run>/analysis/)")
+    p.add_argument(
+        "--out",
+        type=dir_arg,
+        help="output directory (default: RUN/analysis/, or for several runs "
+        "RUNS_FOLDER/analysis/RUN_A+RUN_B/)",
+    )
     p.add_argument(
         "--data-dir",
         type=dir_arg,
@@ -154,11 +160,37 @@ def _loaded(args: argparse.Namespace):
     return load_runs(_run_dirs(args), args.device)
 
 
+def set_name(dirs: list[str] | tuple[str, ...]) -> str:
+    """A folder name for an analysis over several runs: their names joined with ``+``, or,
+    when that is long, the first two, the count of the rest and a hash of the whole set.
+
+    Example:
+        >>> set_name(["runs/a", "runs/b"])
+        'a+b'
+        >>> set_name([f"runs/digits-tiny-pat-s{i}-0123456789ab" for i in range(5)])[:68]
+        'digits-tiny-pat-s0-0123456789ab+digits-tiny-pat-s1-0123456789ab+3-mo'
+    """
+    import hashlib
+
+    names = [Path(d).name for d in dirs]
+    joined = "+".join(names)
+    if len(joined) <= 100:
+        return joined
+    digest = hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:8]
+    return f"{'+'.join(names[:2])}+{len(names) - 2}-more-{digest}"
+
+
 def _out_dir(args: argparse.Namespace, fallback: Path | None = None) -> Path:
+    """``--out``; else ``<run>/analysis`` for one run, and for several runs
+    ``<their folder>/analysis/<set name>`` (never inside one of them)."""
     if args.out:
         return Path(args.out)
     dirs = _run_dirs(args)
-    return Path(dirs[0]) / "analysis" if dirs else Path(fallback or ".") / "analysis"
+    if not dirs:
+        return Path(fallback or ".") / "analysis"
+    if len(dirs) == 1:
+        return Path(dirs[0]) / "analysis"
+    return Path(dirs[0]).parent / "analysis" / set_name(dirs)
 
 
 def _data(lr, args: argparse.Namespace, cap: int | None = None):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from entrobust.bench.claims import report_claims
-from entrobust.bench.estimate import THROUGHPUT, estimate
+from entrobust.bench.estimate import THROUGHPUT, estimate, estimate_lines
 from entrobust.bench.reproduce import (
     ANALYSIS_TABLES,
     comparison_markdown,
@@ -64,11 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_estimate(configs, cells, restarts: int) -> None:
-    est = estimate(configs, cells, restarts)
-    print(
-        f"  estimated GPU-hours: training {est['train_gpu_hours']:.1f} + attacks "
-        f"{est['attack_gpu_hours']:.1f} = {est['total_gpu_hours']:.1f}"
-    )
+    import torch
+
+    for line in estimate_lines(estimate(configs, cells, restarts), torch.cuda.is_available()):
+        print(f"  {line}")
     print(
         "  (forward+backward image passes ÷ assumed fp32 throughput per arch on one "
         f"A100/H100-class GPU: {THROUGHPUT}; attacks counted without early exit, "
@@ -130,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         if result is None:
             continue  # --train-only, or a torchrun rank other than 0
         print(result.markdown)
-        print(comparison_markdown(n, dataset, result.table))
+        print(comparison_markdown(n, dataset, result.table, profile=args.profile))
         tables[dataset] = result.table
     if tables:
         print(
