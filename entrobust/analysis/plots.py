@@ -1,6 +1,7 @@
 """The analysis figures (Figs. 1–6, Table 10 as bars), headless (Agg), one function each.
 
-Every function returns a matplotlib ``Figure`` with labelled axes, a title and a legend; save
+Every function returns a matplotlib ``Figure`` with labelled axes, a title and a legend placed
+off the data (beside or below the axes; no label runs into the next panel); save
 it with :func:`entrobust.analysis.output.save_figure`. Multi-model figures take ``{label: frame}``
 and draw one colour per model, in the order given.
 """
@@ -43,7 +44,8 @@ def plot_eps_curve(frames: dict[str, pd.DataFrame], dataset: str = "") -> Figure
     ax.set_ylim(bottom=0)
     ax.set_title(f"Accuracy–ε curve{f' ({dataset})' if dataset else ''}")
     ax.grid(alpha=0.3)
-    ax.legend(title="defense")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, title="defense")
+    fig.tight_layout()  # the legend sits right of the axes, off the data
     return fig
 
 
@@ -77,9 +79,11 @@ def plot_steps_curve(frames: dict[str, pd.DataFrame], dataset: str = "") -> Figu
         ax.set_ylabel("robust accuracy (%)")
         ax.set_title(f"ε = {k}/255")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(f"Accuracy–#steps curve{f' ({dataset})' if dataset else ''}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 + 0.03 * (len(labels) // 3), 1, 1), w_pad=2.0)
+    if handles:  # one legend for every panel, below them, off the data
+        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8)
     return fig
 
 
@@ -102,7 +106,12 @@ def plot_lambda_sweep(frame: pd.DataFrame, title: str = "λ sweep") -> Figure:
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1),
+        borderaxespad=0,
+    )
+    fig.tight_layout()  # the legend sits right of the axes, off the data
     return fig
 
 
@@ -138,7 +147,8 @@ def plot_margin_distortion(
     ax.set_ylabel("minimal L2 distortion ‖X_adv − X‖₂")
     ax.set_title("Normalized margin vs distortion (Pearson r in legend)")
     ax.grid(alpha=0.3)
-    ax.legend(markerscale=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, markerscale=2)
+    fig.tight_layout()  # the legend sits right of the axes, off the data
     return fig
 
 
@@ -159,11 +169,24 @@ def plot_surface(frame: pd.DataFrame, title: str) -> Figure:
     loss = f["loss"].to_numpy().reshape(len(e1), len(e2))
     margin = f["margin"].to_numpy().reshape(len(e1), len(e2))
     E1, E2 = np.meshgrid(e1, e2, indexing="ij")
-    fig = plt.figure(figsize=(12, 5))
-    ax = fig.add_subplot(1, 2, 1, projection="3d")
-    ax.plot_surface(E1, E2, loss, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
+    fig = plt.figure(figsize=(13, 5.2))
+    ax = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
+    ax.plot_surface(E1, E2, loss, cmap="viridis", linewidth=0, antialiased=True, alpha=0.8)
     centre = loss[np.abs(e1).argmin(), np.abs(e2).argmin()]
-    ax.scatter([0], [0], [centre], color="red", s=30, label="clean X (ε₁ = ε₂ = 0)")
+    top = float(loss.max())
+    # the clean point drawn over the surface (never hidden behind it), with a stem to the top
+    ax.plot([0, 0], [0, 0], [centre, top], color="red", linewidth=1, zorder=9)
+    ax.scatter(
+        [0],
+        [0],
+        [centre],
+        color="red",
+        edgecolor="white",
+        s=60,
+        zorder=10,
+        depthshade=False,
+        label="clean X (ε₁ = ε₂ = 0)",
+    )
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MaxNLocator(5))
     ax.tick_params(labelsize=7)
@@ -172,7 +195,7 @@ def plot_surface(frame: pd.DataFrame, title: str) -> Figure:
     ax.set_zlabel("CE loss", labelpad=10)
     ax.set_box_aspect(None, zoom=0.85)
     ax.set_title("loss surface (Fig. 5)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=8)
     ax2 = fig.add_subplot(1, 2, 2)
     # red = misclassified (M < 0), blue = correct; white at M = 0 when the plane has both
     both = margin.min() < 0 < margin.max()
@@ -195,8 +218,9 @@ def plot_surface(frame: pd.DataFrame, title: str) -> Figure:
     ax2.set_xlabel("ε₁ (gradient sign d₁)")
     ax2.set_ylabel("ε₂ (random sign d₂)")
     ax2.set_title("decision margin (Fig. 6)")
-    ax2.legend(handles=handles, loc="upper right", fontsize=8)
+    ax2.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=8, ncol=2)
     fig.suptitle(title)
+    fig.subplots_adjust(left=0.0, right=0.95, bottom=0.18, wspace=0.28)  # z label clear of ax2
     return fig
 
 
@@ -230,8 +254,9 @@ def plot_random_search(table: pd.DataFrame) -> Figure:
     eps = fails[3:-6]
     pgd = str(table["pgd_attack"].iloc[0]) if "pgd_attack" in table and len(table) else "PGD"
     ax.set_title(f"Random search ({samples} tries, ε = {eps}/255) on {pgd} survivors")
-    ax.set_ylim(0, 1.4 * max(1, float(table[fails].max())))
-    ax.legend(loc="upper left")
+    ax.set_ylim(0, 1.15 * max(1, float(table[fails].max())))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below, off the bars
+    fig.tight_layout()
     return fig
 
 
