@@ -1,7 +1,8 @@
 """Training-step overhead: our defenses vs hand-written PyTorch loops on the same model/batch.
 
-Ratios (ours / hand; goal ≤ 1.03 — ≤ 1.02 for PAT-EntM vs PAT), medians of interleaved timed
-steps after warm-up, same process, same data::
+Ratios (ours / hand; goal ≤ 1.03 — ≤ 1.02 for PAT-EntM vs PAT) and the training cost of
+TRADES, MART and fast AT relative to PAT, medians of interleaved timed steps after warm-up,
+same process, same data::
 
     python benchmarks/bench_training_steps.py                      # cnn4, batch 128, CPU
     python benchmarks/bench_training_steps.py --arch resnet18 --batch 128 --device cuda \
@@ -121,6 +122,7 @@ def main() -> None:
     x = torch.rand(args.batch, c, s, s, device=device)
     y = torch.randint(0, 10, (args.batch,), device=device)
     adv = TrainingAdversary(EPS, STEP, STEPS)
+    fast_adv = TrainingAdversary(EPS, 1.25 * EPS, 1)  # FGSM-RS, Wong et al.'s α = 1.25·ε
     variants = {
         "hand_pat": hand_pat,
         "pat": ours(Defense("pat", DefenseParams(adversary=adv))),
@@ -128,6 +130,10 @@ def main() -> None:
         "hand_trades": hand_trades,
         "reference_trades": reference_trades,
         "trades": ours(Defense("trades", DefenseParams(beta=BETA, adversary=adv))),
+        "mart": ours(Defense("mart", DefenseParams(adversary=adv))),
+        "mart_entm": ours(Defense("mart-entm", DefenseParams(lam=2.0, adversary=adv))),
+        "fast": ours(Defense("fast", DefenseParams(adversary=fast_adv))),
+        "fast_entm": ours(Defense("fast-entm", DefenseParams(lam=2.0, adversary=fast_adv))),
     }
     report: dict = {
         "arch": args.arch,
@@ -156,6 +162,11 @@ def main() -> None:
             "pat_entm / pat (goal <= 1.02)": paired_ratio(times, "pat_entm", "pat"),
             "trades / hand_trades (goal <= 1.03)": paired_ratio(times, "trades", "hand_trades"),
             "trades / reference_trades": paired_ratio(times, "trades", "reference_trades"),
+            "trades / pat (training cost)": paired_ratio(times, "trades", "pat"),
+            "mart / pat (training cost)": paired_ratio(times, "mart", "pat"),
+            "fast / pat (training cost)": paired_ratio(times, "fast", "pat"),
+            "mart_entm / mart": paired_ratio(times, "mart_entm", "mart"),
+            "fast_entm / fast": paired_ratio(times, "fast_entm", "fast"),
         }
         report["results"][precision] = {"median_seconds": med, "ratios": ratios, "memory": mem}
         print(f"[{args.arch}, batch {args.batch}, {device}, {precision}]")

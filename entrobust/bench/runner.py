@@ -338,11 +338,11 @@ def plan_models(
 
     Example:
         >>> p = plan_bench("digits", ["normal", "entm", "pat"], profile="ci", rows=[Row(BLACK, "fgsm16")])
-        >>> [c.run_name.split("-")[1] for c in plan_models(p)]
+        >>> [c.defense for c in plan_models(p)]
         ['normal', 'entm', 'pat', 'normal', 'pat']
         >>> [len(plan_models(p, Shard(i, 2), spread=True)) for i in (0, 1)]
         [3, 2]
-        >>> [c.run_name.split("-")[1] for c in plan_models(p, Shard(1, 2))]
+        >>> [c.defense for c in plan_models(p, Shard(1, 2))]
         ['entm', 'normal']
     """
     targets = list(plan.configs)

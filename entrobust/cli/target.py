@@ -90,19 +90,14 @@ def load_target(args: argparse.Namespace, test_size: int | None = None) -> Targe
         )
     from entrobust.training import load_run
     from entrobust.training.runfiles import load_checkpoint_file
+    from entrobust.training.runner import load_run_data
 
     checkpoint = getattr(args, "checkpoint", None)
     run = load_checkpoint_file(checkpoint, args.device) if checkpoint else None
     if run is None:
         run = load_run(args.run, args.device)
     cfg = run.config
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=data_dir_for(args.data_dir, run.metrics),
-        train_size=cfg.train_size,
-        test_size=test_size or cfg.test_size,
-        seed=cfg.data_seed,
-    )
+    data = load_run_data(run, data_dir_for(args.data_dir, run.metrics), test_size=test_size)
     stem = Path(checkpoint).stem if checkpoint and not run.metrics else ""
     return Target(
         run.model,
