@@ -51,11 +51,15 @@ class Row:
             (16, 16, 8)
             >>> Row(WHITE, "clean").k is None, Row(WHITE, "l2pgd20-0.5").k is None
             (True, True)
+            >>> [Row(WHITE, a).k for a in ("autoattack-rand-8", "ta-autoattack-8", "art-pgd40-8")]
+            [8, 8, 8]
         """
         if self.mode == WORST:
             return int(self.attack[3:])
         m = re.fullmatch(
-            r"(?:fgsm|pgd\d+-|cw\d+-|adaptive\d+-|rs\d+-|autoattack-)(\d+)", self.attack
+            r"(?:fgsm|(?:art-)?pgd\d+-|cw\d+-|adaptive\d+-|rs\d+-|(?:ta-)?autoattack-(?:rand-)?)"
+            r"(\d+)",
+            self.attack,
         )
         return int(m[1]) if m else None
 
