@@ -18,6 +18,14 @@ Example:
     attack pgd10-8: 4/8 batch (50%)
     attack pgd10-8: 6/8 batch (75%)
     attack pgd10-8: 8/8 batch (100%) in 0s
+
+A resumed loop that is already complete (a finished bench run again) says so in one line:
+
+    >>> log = io.StringIO()
+    >>> with progress_bar(total=4, initial=4, desc="bench", unit="cell", file=log):
+    ...     pass
+    >>> print(log.getvalue().strip())
+    bench: 4/4 cell (100%) in 0s
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ class LogProgress(tqdm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._next_fraction = 0.0
         self._finished = False
+        self._t0 = time.time()  # tqdm draws (and may finish) inside its __init__, before start_t
         kwargs.update(mininterval=0, miniters=1, dynamic_ncols=False)
         super().__init__(*args, **kwargs)
 
@@ -68,7 +77,7 @@ class LogProgress(tqdm):
             line = self._line()
             if done:
                 self._finished = True
-                line += f" in {time.time() - self.start_t:.0f}s"
+                line += f" in {time.time() - self._t0:.0f}s"
             self.fp.write(line + "\n")
             self.fp.flush()
             step = int(fraction / LOG_STEP) + 1
@@ -79,7 +88,7 @@ class LogProgress(tqdm):
         if not self.disable and not self._finished and self.n:
             self._finished = True
             how = "in" if not self.total or self.n >= self.total else "stopped after"
-            self.fp.write(f"{self._line()} {how} {time.time() - self.start_t:.0f}s\n")
+            self.fp.write(f"{self._line()} {how} {time.time() - self._t0:.0f}s\n")
             self.fp.flush()
         self.leave = False  # tqdm's close would redraw and add a newline
         self._finished = True
