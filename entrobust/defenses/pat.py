@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
-from entrobust.defenses.adversary import TrainingAdversary
-from entrobust.errors import InvalidValueError
+from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
 from entrobust.modes import eval_mode
-
-INNER_LOSSES = ("ce", "objective")
 
 
 def pat_step(
@@ -42,9 +38,7 @@ def pat_step(
         >>> loss = pat_step(model, torch.rand(2, 4), torch.tensor([0, 1]), nn.CrossEntropyLoss(), adv)
         >>> loss.backward()
     """
-    if inner not in INNER_LOSSES:
-        raise InvalidValueError(f"unknown inner loss {inner!r}; valid: {', '.join(INNER_LOSSES)}")
-    inner_loss = F.cross_entropy if inner == "ce" else objective
+    inner_loss = select_inner_loss(inner, objective)
     with eval_mode(model):
         x_adv = pgd(
             model,
