@@ -71,15 +71,22 @@ KEY = (
 _REQUIRED = tuple(k for k in KEY if k != "proxy_hash")
 
 
+_SLOT = tuple(k for k in KEY if k != "points")
+
+
+def _fields(row: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("" if row.get(k) is None else str(row[k]) for k in keys)
+
+
 def cell_key(row: dict[str, Any]) -> tuple[str, ...]:
     """The identity of a cell (what a rerun looks up)."""
-    return tuple("" if row.get(k) is None else str(row[k]) for k in KEY)
+    return _fields(row, KEY)
 
 
 def slot_key(row: dict[str, Any]) -> tuple[str, ...]:
     """A cell's place in its plan: its key without the points (which a cascade cell only
     knows once the cells before it have run)."""
-    return tuple("" if row.get(k) is None else str(row[k]) for k in KEY if k != "points")
+    return _fields(row, _SLOT)
 
 
 def cell_id(row: dict[str, Any]) -> str:
@@ -133,7 +140,12 @@ class ResultsFile:
             raise StateFileError(f"{self.path} is a directory, not a results file; move it away")
         self.flags_dir = self.path.parent / "flags"
         self._order = {k: i for i, k in enumerate(order)}
-        self.rows: list[dict[str, str]] = self._read()
+        self._flags_cache: dict[str, torch.Tensor | None] = {}
+        self._set_rows(self._read())
+
+    def _set_rows(self, rows: list[dict[str, str]]) -> None:
+        self.rows = rows
+        self._index = {cell_key(r): r for r in rows}
 
     def _read(self) -> list[dict[str, str]]:
         if not self.path.is_file():
@@ -182,7 +194,14 @@ class ResultsFile:
         return self.flags_dir / f"{cell_id(row)}.npy"
 
     def flags(self, row: dict[str, Any]) -> torch.Tensor | None:
-        """The per-point robust flags of a recorded cell, or None if missing or invalid."""
+        """The per-point robust flags of a recorded cell, or None if missing or invalid
+        (read from disk once per cell; a cell's flags file is written once, by ``add``)."""
+        key = cell_id(row)
+        if key not in self._flags_cache:
+            self._flags_cache[key] = self._load_flags(row)
+        return self._flags_cache[key]
+
+    def _load_flags(self, row: dict[str, Any]) -> torch.Tensor | None:
         path = self._flags_path(row)
         try:
             n = int(row["n"])
@@ -197,20 +216,18 @@ class ResultsFile:
             return None  # flags that do not give the row's accuracy belong to nothing
         return flags
 
-    def _recorded(self, key: tuple[str, ...]) -> dict[str, str] | None:
-        for row in self.rows:
-            if cell_key(row) == key:
-                return row
-        return None
-
     def has(self, row: dict[str, Any]) -> bool:
         """Whether the cell of ``row`` is recorded with valid flags."""
-        found = self._recorded(cell_key(row))
-        return found is not None and self.flags(found) is not None
+        return self.cell_flags(row) is not None
 
     def get(self, row: dict[str, Any]) -> dict[str, str] | None:
         """The recorded row of ``row``'s cell, or None."""
-        return self._recorded(cell_key(row))
+        return self._index.get(cell_key(row))
+
+    def cell_flags(self, row: dict[str, Any]) -> torch.Tensor | None:
+        """The flags of ``row``'s cell if it is recorded with valid ones, else None."""
+        found = self.get(row)
+        return None if found is None else self.flags(found)
 
     def add(self, row: dict[str, Any], flags: torch.Tensor) -> None:
         """Record a finished cell and its flags; merges other writers' rows under the lock."""
@@ -221,13 +238,14 @@ class ResultsFile:
         np.save(buf, np.packbits(flags.numpy()), allow_pickle=False)
         self.flags_dir.mkdir(parents=True, exist_ok=True)
         write_bytes(self._flags_path(row), buf.getvalue())
+        self._flags_cache.pop(cell_id(row), None)
         new = {k: _fmt(row.get(k)) for k in COLUMNS}
         with FileLock(str(self.path) + ".lock"):
             merged = {cell_key(r): r for r in self._read()}  # what others wrote meanwhile
             for r in self.rows:
                 merged.setdefault(cell_key(r), r)
             merged[cell_key(new)] = new
-            self.rows = self._sorted(list(merged.values()))
+            self._set_rows(self._sorted(list(merged.values())))
             write_text(self.path, to_csv(self.rows))
 
     def _sorted(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -102,6 +102,11 @@ class BenchPlan:
     def models(self) -> int:
         return len({c.hash for c in (*self.configs.values(), *self.proxies.values())})
 
+    @property
+    def train_k(self) -> int:
+        """The training ε as k in k/255 (the plan's runs share the dataset's adversary)."""
+        return round(next(iter(self.configs.values())).at_eps * 255)
+
 
 def plan_bench(
     dataset: str,
@@ -279,20 +284,29 @@ def _survivors(
     """The points every earlier cell of the same model at the same ε left robust (a bool
     tensor of length ``n``), or None while one of those cells is missing."""
     k = Row(cell["mode"], cell["attack"]).k
-    mask = torch.ones(n, dtype=torch.bool)
+    earlier = []
     for other in cells:
         if other is cell:
             break
         if (
-            other["config_hash"] != cell["config_hash"]
-            or Row(other["mode"], other["attack"]).k != k
+            other["config_hash"] == cell["config_hash"]
+            and Row(other["mode"], other["attack"]).k == k
         ):
-            continue
-        recorded = results.get(other) if other["points"] else None
-        flags = results.flags(recorded) if recorded is not None else None
-        if flags is None or len(flags) != n:
+            earlier.append(other)
+    return _joint_flags(results, earlier, n)
+
+
+def _joint_flags(
+    results: ResultsFile, cells: Sequence[dict[str, Any]], n: int | None = None
+) -> torch.Tensor | None:
+    """The points robust in every one of ``cells`` (all ``n`` points for none), or None while
+    one of them is not recorded with valid flags (of length ``n`` when given)."""
+    mask = None if n is None else torch.ones(n, dtype=torch.bool)
+    for c in cells:
+        flags = results.cell_flags(c) if c["points"] else None
+        if flags is None or (mask is not None and len(flags) != len(mask)):
             return None
-        mask &= flags
+        mask = flags.clone() if mask is None else mask & flags
     return mask
 
 
@@ -575,14 +589,7 @@ def worst_case_rows(results: ResultsFile, cells: Sequence[dict[str, Any]]) -> li
             groups.setdefault((c["config_hash"], k), []).append(c)
     out = []
     for (_, k), group in groups.items():
-        mask = None
-        for c in group:
-            recorded = results.get(c) if c["points"] else None
-            flags = results.flags(recorded) if recorded is not None else None
-            if flags is None:
-                mask = None
-                break
-            mask = flags if mask is None else mask & flags
+        mask = _joint_flags(results, group)
         if mask is not None:
             first = group[0]
             out.append(
@@ -641,8 +648,7 @@ def _headline_k(plan: BenchPlan, ks: Sequence[int]) -> int | None:
     largest ε below it, else the smallest."""
     if not ks:
         return None
-    train_k = round(next(iter(plan.configs.values())).at_eps * 255)
-    below = [k for k in ks if k <= train_k]
+    below = [k for k in ks if k <= plan.train_k]
     return max(below) if below else min(ks)
 
 
