@@ -25,9 +25,13 @@ from entrobust.cli.options import (
     add_cascade_options,
     attack_options,
     seeds_and_repeats,
+)
+from entrobust.cli.train_cmd import (
+    add_data_options,
+    add_runtime_options,
+    runtime_from_args,
     training_overrides,
 )
-from entrobust.cli.train_cmd import add_data_options, add_runtime_options, runtime_from_args
 from entrobust.errors import InvalidValueError
 from entrobust.training import PROFILES, distributed
 
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return 0  # --train-only, or a torchrun rank other than 0 (rank 0 evaluates, writes)
     print(result.markdown)
     tables = result.results_path.stem.replace("results", "table", 1)
-    train_k = {args.dataset: round(next(iter(plan.configs.values())).at_eps * 255)}
+    train_k = {args.dataset: plan.train_k}
     print(report_claims(None, {args.dataset: result.table}, out / "claims.json", train_k=train_k))
     print(
         f"results: {result.results_path}  tables: {out}/{tables}.md .csv .tex  claims: {out}/claims.json"

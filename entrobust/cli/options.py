@@ -8,12 +8,11 @@ run's config hash (hence a run trained with an override is found and reused, not
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from entrobust.attacks import AttackOptions
 from entrobust.attacks.threat import INITS
 from entrobust.cli.argtypes import int_list_in, nonneg_float, positive_int, seed
-from entrobust.cli.train_cmd import OVERRIDES, add_train_overrides
+from entrobust.cli.train_cmd import add_train_overrides
 
 #: The paper's averaging protocol: "3 models … each PGD repeated 3 times".
 PAPER_SEEDS = (0, 1, 2)
@@ -76,15 +75,6 @@ def add_bench_overrides(p: argparse.ArgumentParser) -> None:
     """Every training override of ``train`` (``--batch-size`` spelled ``--train-batch-size``,
     beside ``--attack-batch-size``, so that no batch size is ambiguous)."""
     add_train_overrides(p, batch_flag="--train-batch-size")
-
-
-def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The training overrides given on the command line (unset ones omitted)."""
-    return {
-        field: getattr(args, opt)
-        for opt, field in OVERRIDES.items()
-        if getattr(args, opt) is not None
-    }
 
 
 def seeds_and_repeats(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:

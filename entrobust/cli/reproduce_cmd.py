@@ -22,9 +22,8 @@ from entrobust.cli.options import (
     add_cascade_options,
     attack_options,
     seeds_and_repeats,
-    training_overrides,
 )
-from entrobust.cli.train_cmd import add_data_options, add_runtime_options
+from entrobust.cli.train_cmd import add_data_options, add_runtime_options, training_overrides
 from entrobust.paperdata import paper_table
 from entrobust.training import PROFILES, make_config, train
 

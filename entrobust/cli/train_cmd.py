@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from entrobust.cli.argtypes import (
     decay_factor,
@@ -151,11 +152,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The training overrides given on the command line (unset ones omitted)."""
+    return {
+        field: getattr(args, opt)
+        for opt, field in OVERRIDES.items()
+        if getattr(args, opt) is not None
+    }
+
+
 def config_from_args(args: argparse.Namespace, defense: str, seed: int):
     """The TrainConfig an argparse namespace asks for."""
-    overrides = {field: getattr(args, opt) for opt, field in OVERRIDES.items()}
     return make_config(
-        args.dataset, defense, profile=args.profile, seed=seed, data_dir=args.data_dir, **overrides
+        args.dataset,
+        defense,
+        profile=args.profile,
+        seed=seed,
+        data_dir=args.data_dir,
+        **training_overrides(args),
     )
 
 
