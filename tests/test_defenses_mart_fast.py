@@ -9,8 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd import Variable
 
-from entrobust.attacks import proxy_defense
-from entrobust.defenses import DEFENSES, Defense, DefenseParams, TrainingAdversary, list_defenses
+from entrobust.defenses import (
+    DEFENSES,
+    Defense,
+    DefenseParams,
+    TrainingAdversary,
+    list_defenses,
+    proxy_defense,
+)
 from entrobust.defenses.fast import fast_adversary
 from entrobust.defenses.mart import mart_adversary
 from entrobust.errors import InvalidValueError

@@ -8,7 +8,7 @@ from entrobust.attacks.pgd_attack import NoAttack, PGDAttack, fgsm
 from entrobust.attacks.random_search import RandomSearch, RandomSearchReport, random_search_report
 from entrobust.attacks.registry import ATTACK_FORMS, AttackOptions, get_attack
 from entrobust.attacks.threat import L2Ball, LinfBall, check_linf_eps
-from entrobust.attacks.transfer import TransferAttack, craft_cached, proxy_defense
+from entrobust.attacks.transfer import TransferAttack, craft_cached
 
 __all__ = [
     "ATTACK_FORMS",
@@ -31,7 +31,6 @@ __all__ = [
     "fgsm",
     "get_attack",
     "pgd",
-    "proxy_defense",
     "random_search_report",
     "run_attack",
     "smoothed_ce_loss",

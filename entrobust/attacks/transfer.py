@@ -21,16 +21,6 @@ from entrobust.errors import EntrobustError
 from entrobust.evaluation import as_float_images
 
 
-def proxy_defense(defense: str) -> str:
-    """The paper's proxy for ``defense``: ``pat`` for AT defenses, else ``normal``.
-
-    Example:
-        >>> proxy_defense("trades-entm"), proxy_defense("ls")
-        ('pat', 'normal')
-    """
-    return "pat" if defense.startswith(("pat", "trades", "mart", "fast")) else "normal"
-
-
 class TransferAttack(Attack):
     """Ignore the target's gradients: return ``attack(proxy, x, y)``.
 

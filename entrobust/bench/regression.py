@@ -31,9 +31,11 @@ from entrobust.bench.grid import WHITE, Row
 from entrobust.bench.regress import Failure
 from entrobust.bench.runner import plan_bench, run_bench
 from entrobust.data import get_dataset_spec
+from entrobust.defenses import trainer_of
 
 DEFENSES = ("normal", "entm", "pat", "pat-entm", "trades")
-AT_DEFENSES = ("pat", "pat-entm", "trades")
+#: The adversarially trained ones among them (asked of their trainers).
+AT_DEFENSES = tuple(d for d in DEFENSES if trainer_of(d).adversarial)
 #: Settings on top of the ``ci`` profile, per dataset (seconds each on 2 CPU cores).
 SETTINGS: dict[str, dict[str, Any]] = {
     "digits": {"epochs": 20, "train_size": 1437, "test_size": 360, "milestones": (15,)},

@@ -23,7 +23,7 @@ import torch
 from filelock import FileLock
 
 from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
-from entrobust.attacks import AttackOptions, craft_cached, get_attack, proxy_defense
+from entrobust.attacks import AttackOptions, craft_cached, get_attack
 from entrobust.bench.grid import (
     BLACK,
     CASCADE,
@@ -40,7 +40,7 @@ from entrobust.bench.results import ResultsFile, cell_key, slot_key
 from entrobust.bench.table import Table, build_table, to_csv, to_latex, to_markdown
 from entrobust.data import DatasetSplits, get_dataset_spec
 from entrobust.data.splits import fingerprint
-from entrobust.defenses import DEFENSES
+from entrobust.defenses import DEFENSES, proxy_defense, trainer_of
 from entrobust.device import resolve_device
 from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
@@ -146,7 +146,7 @@ def plan_bench(
         (4, True)
     """
     for d in defenses:
-        DEFENSES.get(d)
+        DEFENSES.require(d)
     if attack_repeats < 1:
         raise InvalidValueError(f"--attack-repeats must be ≥ 1, got {attack_repeats}")
     options = options or AttackOptions()
@@ -189,8 +189,8 @@ def plan_bench(
     )
     for (d, s), cfg in configs.items():
         for row in rows:
-            if d == "adp" and row.attack.startswith("cw"):
-                continue  # ADP outputs averaged probabilities: the CW logit margin does not apply
+            if not trainer_of(d).evaluated_under(row.attack):
+                continue  # e.g. ADP under CW (see the trainer's skip_reason)
             atk = attacks[row.attack]
             proxy = proxies[(d, s)] if row.mode == BLACK else None
             runs = attack_repeats if atk.randomized and row.mode != CASCADE else 1

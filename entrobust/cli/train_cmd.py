@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     m = result.metrics
     how = "cached run, not retrained" if result.cached else f"trained in {m['train_seconds']:.1f} s"
     defense = config.defense_obj()
-    if defense.uses_adversarial_training and defense.trainer != "trades":
+    if "inner" in defense.trainer_record.reads:
         inner = "its own objective (Eqn. 5)" if config.inner == "objective" else "cross-entropy"
         print(f"inner maximisation ascends {inner} (--inner {config.inner})", file=sys.stdout)
     print(

@@ -37,11 +37,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
+from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 
 #: The reference's FGSM step as a multiple of ε (α = 10/255 at ε = 8/255).
 FAST_STEP_RATIO = 1.25
@@ -101,3 +103,22 @@ def fast_step(
     """
     x_adv = fast_adversary(model, x, y, objective, adversary, inner)
     return objective(model(x_adv), y)
+
+
+def _bind(objective: Objective, params: DefenseParams) -> Step:
+    return partial(fast_step, objective=objective, adversary=params.adversary, inner=params.inner)
+
+
+FAST = register_trainer(
+    Trainer(
+        "fast",
+        _bind,
+        passes_per_example=lambda at_steps, members: at_steps + 1,  # FGSM step(s) + adversarial
+        description="fast AT, FGSM with a random start, L(x + δ) (Wong et al., 2020)",
+        adversarial=True,
+        proxy="pat",
+        reads=("adversary", "inner"),
+        at_step_ratio=FAST_STEP_RATIO,
+        at_steps=1,
+    )
+)

@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,7 @@ from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
+from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 from entrobust.modes import eval_mode
 
 #: MART's β in the reference (``train_*.py``: ``--beta 6.0``).
@@ -158,3 +160,24 @@ def mart_step(
     logits = model(x)
     logits_adv = model(x_adv)
     return mart_loss(logits, logits_adv, y, objective, beta)
+
+
+def _bind(objective: Objective, params: DefenseParams) -> Step:
+    beta = MART_BETA if params.beta is None else params.beta
+    return partial(
+        mart_step, objective=objective, adversary=params.adversary, beta=beta, inner=params.inner
+    )
+
+
+MART = register_trainer(
+    Trainer(
+        "mart",
+        _bind,
+        passes_per_example=lambda at_steps, members: at_steps + 2,  # attack + clean + adversarial
+        description="MART, boosted L on x_adv + β·(1 − p_y)-weighted KL (Wang et al., 2020)",
+        adversarial=True,
+        proxy="pat",
+        reads=("adversary", "beta", "inner"),
+        beta=MART_BETA,
+    )
+)

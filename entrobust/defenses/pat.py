@@ -11,11 +11,13 @@ running statistics, as in TRADES' reference) and the model's modes are restored 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
+from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 from entrobust.modes import eval_mode
 
 
@@ -51,3 +53,26 @@ def pat_step(
             init="uniform",
         )
     return alpha * objective(model(x), y) + (1.0 - alpha) * objective(model(x_adv), y)
+
+
+def _bind(objective: Callable[[Tensor, Tensor], Tensor], params: DefenseParams) -> Step:
+    return partial(
+        pat_step,
+        objective=objective,
+        adversary=params.adversary,
+        alpha=params.alpha,
+        inner=params.inner,
+    )
+
+
+PAT = register_trainer(
+    Trainer(
+        "pat",
+        _bind,
+        passes_per_example=lambda at_steps, members: at_steps + 2,  # attack + clean + adversarial
+        description="PGD adversarial training, α·L(x) + (1 − α)·L(x_adv) (Eqn. 2, 5)",
+        adversarial=True,
+        proxy="pat",
+        reads=("adversary", "alpha", "inner"),
+    )
+)

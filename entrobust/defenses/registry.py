@@ -28,29 +28,18 @@ choice and what we chose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-
 from torch import Tensor, nn
 
-from entrobust.defenses.adp import adp_step
-from entrobust.defenses.adversary import TrainingAdversary
-from entrobust.defenses.fast import fast_step
-from entrobust.defenses.mart import MART_BETA, mart_step
+# Importing the trainer modules registers their trainers in TRAINERS.
+from entrobust.defenses import adp, fast, mart, pat, standard, trades  # noqa: F401
 from entrobust.defenses.objectives import make_objective
-from entrobust.defenses.pat import pat_step
-from entrobust.defenses.standard import standard_step
-from entrobust.defenses.trades import trades_step
+from entrobust.defenses.trades import TRADES_BETA  # noqa: F401  (re-exported)
+from entrobust.defenses.trainer import TRAINERS, DefenseParams, Trainer
 from entrobust.errors import InvalidValueError
-from entrobust.losses import ADPLoss
 from entrobust.registry import Registry
 
-#: TRADES' β in the paper (Eqn. 3).
-TRADES_BETA = 3.0
-
-TRAINERS = ("standard", "pat", "trades", "mart", "fast", "adp")
-#: Trainers with an inner adversary (the paper's "with AT"; black-box proxy: a PAT model).
-ADVERSARIAL_TRAINERS = ("pat", "trades", "mart", "fast")
+#: Trainers with an inner adversary (the paper's "with AT"), derived from :data:`TRAINERS`.
+ADVERSARIAL_TRAINERS = tuple(name for name, t in TRAINERS.items() if t.adversarial)
 
 DEFENSES: Registry[tuple[str, str]] = Registry(
     "defense",
@@ -85,22 +74,26 @@ def list_defenses() -> list[str]:
     return DEFENSES.names()
 
 
-@dataclass(frozen=True)
-class DefenseParams:
-    """Every hyperparameter a defense may read (the unused ones are ignored).
+def trainer_of(defense: str) -> Trainer:
+    """The :class:`~entrobust.defenses.trainer.Trainer` record of ``defense``.
 
-    ``beta=None`` means the trainer's own default: 3 for TRADES (the paper), 6 for MART (its
-    reference).
+    Example:
+        >>> trainer_of("mart-entm").name, trainer_of("adp").ensemble
+        ('mart', True)
     """
+    return TRAINERS.require(DEFENSES.require(defense)[0])
 
-    lam: float = 2.0
-    gamma: float | None = None
-    alpha: float = 0.5
-    beta: float | None = None
-    adversary: TrainingAdversary | None = None
-    inner: str = "objective"
-    adp_alpha: float = 2.0
-    adp_beta: float = 0.5
+
+def proxy_defense(defense: str) -> str:
+    """The paper's black-box proxy for ``defense``: ``pat`` for AT defenses, else ``normal``.
+
+    The rule is its trainer's :attr:`~entrobust.defenses.trainer.Trainer.proxy`.
+
+    Example:
+        >>> proxy_defense("trades-entm"), proxy_defense("ls"), proxy_defense("adp")
+        ('pat', 'normal', 'normal')
+    """
+    return trainer_of(defense).proxy
 
 
 class Defense:
@@ -109,6 +102,7 @@ class Defense:
     Example:
         >>> import torch
         >>> from torch import nn
+        >>> from entrobust.defenses import TrainingAdversary
         >>> adv = TrainingAdversary(eps=8/255, step_size=2/255, steps=2)
         >>> d = Defense("pat-entm", DefenseParams(lam=2.0, adversary=adv))
         >>> d.trainer, d.objective_name, d.uses_adversarial_training
@@ -119,48 +113,23 @@ class Defense:
 
     def __init__(self, name: str, params: DefenseParams) -> None:
         self.name = name
-        self.trainer, self.objective_name = DEFENSES.get(name)
+        self.trainer, self.objective_name = DEFENSES.require(name)
+        self.trainer_record: Trainer = TRAINERS.require(self.trainer)
         self.params = params
         if self.uses_adversarial_training and params.adversary is None:
             raise InvalidValueError(f"defense '{name}' needs a training adversary")
         self.objective = make_objective(self.objective_name, lam=params.lam, gamma=params.gamma)
-        self._step = self._bind_step()
+        self._step = self.trainer_record.make_step(self.objective, params)
 
     @property
     def uses_adversarial_training(self) -> bool:
         """True for the PAT, TRADES, MART and fast-AT families (the paper's "with AT")."""
-        return self.trainer in ADVERSARIAL_TRAINERS
+        return self.trainer_record.adversarial
 
     @property
     def is_ensemble(self) -> bool:
         """True when the model must be an ``Ensemble`` (ADP)."""
-        return self.trainer == "adp"
-
-    def _bind_step(self):
-        p = self.params
-        if self.trainer == "standard":
-            return partial(standard_step, objective=self.objective)
-        if self.trainer == "pat":
-            return partial(
-                pat_step,
-                objective=self.objective,
-                adversary=p.adversary,
-                alpha=p.alpha,
-                inner=p.inner,
-            )
-        if self.trainer == "trades":
-            beta = TRADES_BETA if p.beta is None else p.beta
-            return partial(trades_step, objective=self.objective, adversary=p.adversary, beta=beta)
-        if self.trainer == "mart":
-            beta = MART_BETA if p.beta is None else p.beta
-            return partial(
-                mart_step, objective=self.objective, adversary=p.adversary, beta=beta, inner=p.inner
-            )
-        if self.trainer == "fast":
-            return partial(
-                fast_step, objective=self.objective, adversary=p.adversary, inner=p.inner
-            )
-        return partial(adp_step, loss=ADPLoss(alpha=p.adp_alpha, beta=p.adp_beta))
+        return self.trainer_record.ensemble
 
     def step(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """The scalar training loss of one batch; the caller owns ``zero_grad/backward/step``."""

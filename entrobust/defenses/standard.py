@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor, nn
+
+from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 
 
 def standard_step(
@@ -20,3 +23,17 @@ def standard_step(
         >>> loss.backward()
     """
     return objective(model(x), y)
+
+
+def _bind(objective: Callable[[Tensor, Tensor], Tensor], params: DefenseParams) -> Step:
+    return partial(standard_step, objective=objective)
+
+
+STANDARD = register_trainer(
+    Trainer(
+        "standard",
+        _bind,
+        passes_per_example=lambda at_steps, members: 1,
+        description="minimise the objective on clean inputs (Normal, EntM, LS)",
+    )
+)

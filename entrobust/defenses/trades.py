@@ -17,6 +17,7 @@ there and eval-mode passes touch no statistics).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +25,12 @@ from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
 from entrobust.defenses.adversary import TrainingAdversary
+from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 from entrobust.losses import trades_kl_loss
 from entrobust.modes import eval_mode
+
+#: TRADES' β in the paper (Eqn. 3).
+TRADES_BETA = 3.0
 
 
 def _kl_to_clean(logits_adv: Tensor, p_clean: Tensor) -> Tensor:
@@ -68,3 +73,23 @@ def trades_step(
     natural = objective(model(x), y)
     logits_adv = model(x_adv)
     return natural + beta * trades_kl_loss(logits_adv, model(x), reduction="mean")
+
+
+def _bind(objective: Callable[[Tensor, Tensor], Tensor], params: DefenseParams) -> Step:
+    beta = TRADES_BETA if params.beta is None else params.beta
+    return partial(trades_step, objective=objective, adversary=params.adversary, beta=beta)
+
+
+TRADES = register_trainer(
+    Trainer(
+        "trades",
+        _bind,
+        # attack steps + clean + adversarial + the KL's second clean pass
+        passes_per_example=lambda at_steps, members: at_steps + 3,
+        description="TRADES, L(x) + β·KL(f(x) ‖ f(x_adv)) (Eqn. 3)",
+        adversarial=True,
+        proxy="pat",
+        reads=("adversary", "beta"),
+        beta=TRADES_BETA,
+    )
+)

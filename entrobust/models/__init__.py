@@ -99,7 +99,7 @@ def get_model(
         >>> type(model.net).__name__, tuple(model.normalize.std.shape)
         ('CNN4', (1, 1, 1, 1))
     """
-    factory = MODELS.get(name)
+    factory = MODELS.require(name)
     _check_positive_int(num_classes, "num_classes")
     _check_positive_int(in_channels, "in_channels")
     if len(mean) != in_channels or len(std) != in_channels:

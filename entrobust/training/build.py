@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from entrobust.data import DatasetSpec
+from entrobust.defenses import trainer_of
 from entrobust.models import get_ensemble, get_model
 from entrobust.training.config import TrainConfig
 
@@ -22,6 +23,6 @@ def build_model(config: TrainConfig, spec: DatasetSpec) -> nn.Module:
     kwargs = dict(
         num_classes=spec.num_classes, in_channels=spec.in_channels, mean=spec.mean, std=spec.std
     )
-    if config.defense_obj().is_ensemble:
+    if trainer_of(config.defense).ensemble:
         return get_ensemble(config.arch, members=config.adp_members, **kwargs)
     return get_model(config.arch, **kwargs)

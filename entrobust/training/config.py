@@ -9,14 +9,11 @@ from typing import Any
 
 from entrobust.data import get_dataset_spec
 from entrobust.defenses import (
-    ADVERSARIAL_TRAINERS,
-    DEFENSES,
-    FAST_STEP_RATIO,
-    MART_BETA,
     TRADES_BETA,
     Defense,
     DefenseParams,
     TrainingAdversary,
+    trainer_of,
 )
 from entrobust.errors import InvalidValueError
 from entrobust.models import list_models
@@ -133,11 +130,11 @@ def make_config(
 [0, 1], so give it as a fraction of the pixel range, e.g. 8/255 = 0.03137
     """
     spec = get_dataset_spec(dataset, data_dir)
-    trainer, _ = DEFENSES.get(defense)
+    trainer = trainer_of(defense)
     arch = overrides.pop("arch", None) or spec.default_arch
     if arch not in list_models():
         raise InvalidValueError(f"unknown arch '{arch}'; valid: {', '.join(list_models())}")
-    schedule = resolve_schedule(profile, dataset, arch, adversarial=trainer in ADVERSARIAL_TRAINERS)
+    schedule = resolve_schedule(profile, dataset, arch, adversarial=trainer.adversarial)
     base = TrainConfig(
         dataset=dataset,
         defense=defense,
@@ -154,7 +151,8 @@ def make_config(
         lam=spec.entm_lam,
         gamma=spec.ls_gamma,
         alpha=0.5,
-        beta=MART_BETA if trainer == "mart" else TRADES_BETA,
+        # the trainer's own β; TRADES' for trainers that read none (kept: it is in the hash)
+        beta=TRADES_BETA if trainer.beta is None else trainer.beta,
         at_eps=spec.at_eps,
         at_step=spec.at_step,
         at_steps=spec.at_steps,
@@ -173,9 +171,10 @@ def make_config(
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     if "milestones" in overrides and overrides["milestones"] is not None:
         config = replace(config, milestones=tuple(overrides["milestones"]))
-    if trainer == "fast":  # FGSM-RS: one step of 1.25·ε (Wong et al.) unless given
-        step = overrides.get("at_step") or FAST_STEP_RATIO * config.at_eps
-        config = replace(config, at_step=step, at_steps=overrides.get("at_steps") or 1)
+    if trainer.at_step_ratio is not None:  # fast AT: one step of 1.25·ε (FGSM-RS) unless given
+        step = overrides.get("at_step") or trainer.at_step_ratio * config.at_eps
+        steps = overrides.get("at_steps") or trainer.at_steps or config.at_steps
+        config = replace(config, at_step=step, at_steps=steps)
     validate(config)
     return config
 

@@ -110,7 +110,7 @@ class OverfitMonitor:
             (256, 10, 32)
             >>> OverfitMonitor.for_run(make_config("digits", "pat"), x, y, torch.device("cpu"))
         """
-        if DEFENSES.get(config.defense)[0] not in MONITORED_TRAINERS or len(x_test) == 0:
+        if DEFENSES.require(config.defense)[0] not in MONITORED_TRAINERS or len(x_test) == 0:
             return None
         order = torch.randperm(
             len(x_test), generator=torch.Generator().manual_seed(config.data_seed)

@@ -7,7 +7,9 @@ keep the paper's shape (SGD, momentum 0.9, weight decay 1e-4, step decay by 0.1)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 
 from entrobust.registry import Registry
 
@@ -33,15 +35,6 @@ PAPER_TABLE5: dict[str, Schedule] = {
     "resnet18_without_at": Schedule(epochs=200, lr=0.1, milestones=(100, 150), batch_size=64),
     "resnet18_with_at": Schedule(epochs=120, lr=0.1, milestones=(60, 84, 100), batch_size=64),
 }
-
-PROFILES: Registry[str] = Registry(
-    "profile",
-    {
-        "paper": "the paper's Table 5 schedule on the full dataset",
-        "quick": "a few minutes on 2 CPU cores (small models/data), a short GPU run otherwise",
-        "ci": "seconds: a smoke run for tests and CI",
-    },
-)
 
 _SMALL_ARCHS = ("cnn4", "tiny", "tiny-bn")
 
@@ -80,6 +73,50 @@ def table5_column(arch: str, adversarial: bool) -> str:
     return "resnet18_with_at" if adversarial else "resnet18_without_at"
 
 
+def _paper(dataset: str, arch: str, adversarial: bool) -> Schedule:
+    return PAPER_TABLE5[table5_column(arch, adversarial)]
+
+
+def _scaled(table: dict[str, Schedule], dataset: str, arch: str, adversarial: bool) -> Schedule:
+    if dataset == "digits":
+        return table["digits"]
+    return table["small" if arch in _SMALL_ARCHS else "large"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named training profile: ``schedule(dataset, arch, adversarial)`` gives its
+    :class:`Schedule`.
+
+    Example:
+        >>> PROFILES["ci"].schedule("digits", "tiny", adversarial=True).epochs
+        3
+        >>> PROFILES["paper"].description
+        "the paper's Table 5 schedule on the full dataset"
+    """
+
+    name: str
+    schedule: Callable[[str, str, bool], Schedule] = field(repr=False)
+    description: str = ""
+
+
+PROFILES: Registry[Profile] = Registry(
+    "profile",
+    {
+        p.name: p
+        for p in (
+            Profile("paper", _paper, "the paper's Table 5 schedule on the full dataset"),
+            Profile(
+                "quick",
+                partial(_scaled, _QUICK),
+                "a few minutes on 2 CPU cores (small models/data), a short GPU run otherwise",
+            ),
+            Profile("ci", partial(_scaled, _CI), "seconds: a smoke run for tests and CI"),
+        )
+    },
+)
+
+
 def resolve_schedule(profile: str, dataset: str, arch: str, adversarial: bool) -> Schedule:
     """The schedule of ``profile`` for a dataset/arch, with or without adversarial training.
 
@@ -89,10 +126,4 @@ def resolve_schedule(profile: str, dataset: str, arch: str, adversarial: bool) -
         >>> resolve_schedule("quick", "digits", "tiny", adversarial=False).epochs
         30
     """
-    PROFILES.get(profile)
-    if profile == "paper":
-        return PAPER_TABLE5[table5_column(arch, adversarial)]
-    table = _QUICK if profile == "quick" else _CI
-    if dataset == "digits":
-        return table["digits"]
-    return table["small" if arch in _SMALL_ARCHS else "large"]
+    return PROFILES.require(profile).schedule(dataset, arch, adversarial)
