@@ -2,11 +2,14 @@
 
 Cost model (stated so it can be checked and recalibrated):
 
-* training one epoch costs ``n_train × passes`` with passes = 1 (standard), ``k + 2`` (PAT: k
-  attack steps + clean and adversarial losses), ``k + 3`` (TRADES: one more clean forward), K
-  (ADP with K members);
+* training one epoch costs ``n_train × passes``, passes being the trainer's
+  :attr:`~entrobust.defenses.Trainer.passes_per_example`: 1 (standard), ``k + 2`` (PAT and
+  MART: k attack steps + clean and adversarial losses), ``k + 3`` (TRADES: one more clean
+  forward), ``k + 1`` (fast AT: no clean loss), K (ADP with K members);
 * a white-box attack costs ``steps × restarts × n_test`` (the upper bound: early exit only
-  saves work), FGSM 1 × n_test, clean 0; a black-box row costs its crafting once per proxy;
+  saves work), a single-step attack (FGSM) 1 × n_test whatever the restarts, clean 0 (as does,
+  for now, any attack without a ``steps`` attribute); a black-box row costs its crafting once
+  per proxy;
 * passes are converted to seconds with :data:`THROUGHPUT`, fp32 images/s for one
   forward+backward on one A100/H100-class GPU — our assumption, to be recalibrated with
   ``benchmarks/gpu_check.sh`` on your hardware.
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from entrobust.attacks import get_attack
+from entrobust.defenses import trainer_of
 from entrobust.training import TrainConfig
 
 #: Forward+backward images per second on one A100/H100-class GPU, fp32 (assumed).
@@ -47,24 +51,18 @@ DATASET_SIZES = {
 def training_passes(cfg: TrainConfig) -> float:
     """Forward+backward image passes to train ``cfg``."""
     n_train = cfg.train_size or DATASET_SIZES.get(cfg.dataset, (50_000, 10_000))[0]
-    trainer = cfg.defense_obj().trainer
-    per = {
-        "standard": 1,
-        "pat": cfg.at_steps + 2,
-        "trades": cfg.at_steps + 3,
-        "mart": cfg.at_steps + 2,  # attack steps + clean + adversarial
-        "fast": cfg.at_steps + 1,  # FGSM step(s) + adversarial
-        "adp": cfg.adp_members,
-    }[trainer]
+    per = trainer_of(cfg.defense).passes_per_example(at_steps=cfg.at_steps, members=cfg.adp_members)
     return cfg.epochs * n_train * per
 
 
 def attack_passes(attack_name: str, n_test: int, restarts: int) -> float:
-    """Upper bound on the passes of one attack over ``n_test`` images."""
-    atk = get_attack(attack_name)
-    steps = getattr(atk, "steps", 0)
-    if attack_name.startswith("fgsm"):
-        return n_test
+    """Upper bound on the passes of one attack over ``n_test`` images.
+
+    Example:
+        >>> attack_passes("pgd10-8", 100, restarts=5), attack_passes("fgsm8", 100, restarts=5)
+        (5000, 100)
+    """
+    steps = getattr(get_attack(attack_name), "steps", 0)
     return steps * (restarts if steps > 1 else 1) * n_test
 
 
