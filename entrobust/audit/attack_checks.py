@@ -10,6 +10,7 @@ from torch import nn
 
 from entrobust.attacks import AdaptiveSmoothedPGD, RandomSearch, TransferAttack, fgsm
 from entrobust.audit.probe import Probe
+from entrobust.audit.registry import Check, register_check
 from entrobust.audit.result import CheckResult
 from entrobust.audit.thresholds import (
     ADAPTIVE_SLACK,
@@ -58,6 +59,16 @@ def check_white_vs_black(probe: Probe, proxy: nn.Module | None) -> CheckResult:
     )
 
 
+register_check(
+    Check(
+        "white-vs-black-box",
+        lambda c: check_white_vs_black(c.probe, c.proxy),
+        "white-box PGD does worse than PGD transferred from a proxy",
+        order=3,
+    )
+)
+
+
 def check_random_search(probe: Probe) -> CheckResult:
     """(b) Random search must not break (more than a sliver of) the points PGD left robust."""
     survivors = probe.robust(probe.pgd(PGD_STEPS)).nonzero().squeeze(1)
@@ -86,6 +97,16 @@ def check_random_search(probe: Probe) -> CheckResult:
     )
 
 
+register_check(
+    Check(
+        "random-search",
+        lambda c: check_random_search(c.probe),
+        "random search breaks points that PGD left robust",
+        order=4,
+    )
+)
+
+
 def check_large_eps(probe: Probe, num_classes: int) -> CheckResult:
     """(c) Accuracy must fall to random guessing as ε grows large (ε = 128/255, 255/255)."""
     bound = 1 / num_classes + LARGE_EPS_SLACK
@@ -105,6 +126,16 @@ def check_large_eps(probe: Probe, num_classes: int) -> CheckResult:
         {**{f"accuracy_eps_{k}": a for k, a in accs.items()}, "bound": bound},
         f"fail if any accuracy > 1/C + {100 * LARGE_EPS_SLACK:g} pp (C = {num_classes})",
     )
+
+
+register_check(
+    Check(
+        "large-eps",
+        lambda c: check_large_eps(c.probe, c.num_classes),
+        "accuracy stays above random guessing at ε = 128/255 and 255/255",
+        order=5,
+    )
+)
 
 
 def check_convergence(probe: Probe) -> CheckResult:
@@ -137,6 +168,16 @@ def check_convergence(probe: Probe) -> CheckResult:
     )
 
 
+register_check(
+    Check(
+        "convergence",
+        lambda c: check_convergence(c.probe),
+        "more PGD steps keep lowering accuracy a lot, or raise it",
+        order=6,
+    )
+)
+
+
 def check_fgsm_vs_pgd(probe: Probe) -> CheckResult:
     """(e) Single-step FGSM must not beat iterative PGD at the same ε."""
     f = probe.accuracy(probe.run("fgsm", fgsm(probe.settings.eps)))
@@ -151,6 +192,16 @@ def check_fgsm_vs_pgd(probe: Probe) -> CheckResult:
         {"fgsm_accuracy": f, "pgd_accuracy": p},
         f"fail if FGSM accuracy < PGD accuracy − {100 * FGSM_SLACK:g} pp",
     )
+
+
+register_check(
+    Check(
+        "fgsm-vs-pgd",
+        lambda c: check_fgsm_vs_pgd(c.probe),
+        "single-step FGSM beats multi-step PGD",
+        order=7,
+    )
+)
 
 
 def check_adaptive_loss(probe: Probe) -> CheckResult:
@@ -172,6 +223,16 @@ def check_adaptive_loss(probe: Probe) -> CheckResult:
         {"pgd_accuracy": p, "adaptive_accuracy": a},
         f"warn if adaptive accuracy < CE-PGD accuracy − {100 * ADAPTIVE_SLACK:g} pp",
     )
+
+
+register_check(
+    Check(
+        "adaptive-loss",
+        lambda c: check_adaptive_loss(c.probe),
+        "(warns) the smoothed-label adaptive attack does much better than CE-PGD",
+        order=8,
+    )
+)
 
 
 __all__ = [

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from entrobust.attacks.base import model_device
+from entrobust.audit.registry import Check, register_check
 from entrobust.audit.result import CheckResult
 from entrobust.audit.thresholds import (
     MODEL_CHECK_EXAMPLES,
@@ -49,6 +50,16 @@ def check_randomized_output(model: nn.Module, x: Tensor) -> CheckResult:
         {"max_normalised_output_distance": diff, "prediction_changes": flips},
         f"fail if distance > {RANDOMIZED_TOLERANCE:g} or any prediction changes",
     )
+
+
+register_check(
+    Check(
+        "randomized-output",
+        lambda c: check_randomized_output(c.model, c.x),
+        "two forward passes of the same input differ",
+        order=0,
+    )
+)
 
 
 def check_probability_output(model: nn.Module, x: Tensor) -> CheckResult:
@@ -92,6 +103,16 @@ def check_probability_output(model: nn.Module, x: Tensor) -> CheckResult:
         },
         f"fail if all outputs lie in [0, 1] and every row sums to 1 (± {tol:g})",
     )
+
+
+register_check(
+    Check(
+        "probability-output",
+        lambda c: check_probability_output(c.model, c.x),
+        "the outputs are probabilities (softmax inside the model)",
+        order=1,
+    )
+)
 
 
 def input_gradients(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256) -> Tensor:
@@ -143,6 +164,16 @@ def check_zero_gradients(
         {"zero_gradient_examples": count, "n": len(g), "fraction": frac},
         f"fail if more than {100 * ZERO_GRADIENT_MAX_FRACTION:g}% of examples have zero gradient",
     )
+
+
+register_check(
+    Check(
+        "zero-gradients",
+        lambda c: check_zero_gradients(c.model, c.x, c.y, c.settings.batch_size),
+        "too many examples have an all-zero input gradient",
+        order=2,
+    )
+)
 
 
 __all__ = [

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from entrobust.attacks.base import model_device
-from entrobust.audit.attack_checks import (
-    check_adaptive_loss,
-    check_convergence,
-    check_fgsm_vs_pgd,
-    check_large_eps,
-    check_random_search,
-    check_white_vs_black,
-)
-from entrobust.audit.model_checks import (
-    check_probability_output,
-    check_randomized_output,
-    check_zero_gradients,
-)
+from entrobust.audit import attack_checks, model_checks  # noqa: F401  (they register CHECKS)
 from entrobust.audit.probe import AuditSettings, Probe
-from entrobust.audit.result import AuditReport, CheckResult
+from entrobust.audit.registry import CHECKS, AuditContext, checks_in_order
+from entrobust.audit.result import AuditReport
 from entrobust.errors import UnknownNameError
 from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
 from entrobust.progress import progress_bar
 
-#: The checks in report order: the (f) model checks, then the (a)–(e) and (g) attack checks.
-CHECK_KEYS = (
-    "randomized-output",
-    "probability-output",
-    "zero-gradients",
-    "white-vs-black-box",
-    "random-search",
-    "large-eps",
-    "convergence",
-    "fgsm-vs-pgd",
-    "adaptive-loss",
-)
+#: The checks' keys in report order (the (f) model checks, then the (a)–(e) and (g) attack
+#: checks), derived from :data:`~entrobust.audit.registry.CHECKS`.
+CHECK_KEYS = tuple(c.key for c in checks_in_order())
 
 
 def _num_classes(model: nn.Module, x: Tensor) -> int:
@@ -91,23 +71,13 @@ def run_audit(
     x = as_float_images(x)
     num_classes = num_classes or _num_classes(model, x)
     probe = Probe(model, x, y, settings)
-    run: dict[str, Callable[[], CheckResult]] = {
-        "randomized-output": lambda: check_randomized_output(model, x),
-        "probability-output": lambda: check_probability_output(model, x),
-        "zero-gradients": lambda: check_zero_gradients(model, x, y, settings.batch_size),
-        "white-vs-black-box": lambda: check_white_vs_black(probe, proxy),
-        "random-search": lambda: check_random_search(probe),
-        "large-eps": lambda: check_large_eps(probe, num_classes),
-        "convergence": lambda: check_convergence(probe),
-        "fgsm-vs-pgd": lambda: check_fgsm_vs_pgd(probe),
-        "adaptive-loss": lambda: check_adaptive_loss(probe),
-    }
+    context = AuditContext(model, x, y, settings, probe, proxy, num_classes)
     keys = [k for k in CHECK_KEYS if k in selected]
     results = []
     with progress_bar(total=len(keys), desc="audit", unit="check", disable=not progress) as bar:
         for key in keys:
             bar.set_postfix_str(key)
-            results.append(run[key]())
+            results.append(CHECKS.require(key).run(context))
             bar.update(1)
     info = {
         "n": len(x),
