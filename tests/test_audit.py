@@ -272,3 +272,21 @@ def test_adaptive_loss_warns_only_when_the_adaptive_attack_is_clearly_stronger(m
     assert report.passed and report.warned == ["adaptive-loss"]
     assert report.summary_lines()[-1] == "audit passed with warnings: adaptive-loss"
     assert report.to_dict()["warned"] == ["adaptive-loss"]
+
+
+def test_check_registry_keeps_the_report_order_and_describes_every_check():
+    from entrobust.audit import CHECKS, checks_in_order
+
+    assert CHECK_KEYS == (
+        "randomized-output",
+        "probability-output",
+        "zero-gradients",
+        "white-vs-black-box",
+        "random-search",
+        "large-eps",
+        "convergence",
+        "fgsm-vs-pgd",
+        "adaptive-loss",
+    )
+    assert [c.key for c in checks_in_order()] == list(CHECK_KEYS) and len(CHECKS) == 9
+    assert all(c.description for c in CHECKS.values())

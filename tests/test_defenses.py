@@ -178,3 +178,43 @@ def test_train_cli_says_and_saves_the_inner_reading(tmp_path, capsys, inner, say
     assert says in capsys.readouterr().out
     (config,) = tmp_path.glob("*/config.json")
     assert json.loads(config.read_text())["inner"] == (inner or "objective")
+
+
+# --- trainer records ------------------------------------------------------------------------
+
+
+def test_every_defense_has_a_registered_trainer_and_its_record_answers_for_it():
+    from entrobust.defenses import (
+        ADVERSARIAL_TRAINERS,
+        DEFENSES,
+        TRAINERS,
+        proxy_defense,
+        trainer_of,
+    )
+
+    assert set(TRAINERS) == {trainer for trainer, _ in DEFENSES.values()}
+    assert set(ADVERSARIAL_TRAINERS) == {"pat", "trades", "mart", "fast"}
+    assert [t for t in TRAINERS if TRAINERS[t].ensemble] == ["adp"]
+    for name in DEFENSES:
+        record = trainer_of(name)
+        assert record.adversarial == ("adversary" in record.reads)
+        # the paper's proxy rule, as the name prefixes used to decide it
+        assert proxy_defense(name) == record.proxy
+        assert record.proxy == (
+            "pat" if name.startswith(("pat", "trades", "mart", "fast")) else "normal"
+        )
+        assert record.evaluated_under("cw40-8") == (name != "adp")
+        assert record.evaluated_under("pgd10-8")
+
+
+def test_trainer_record_steps_match_the_step_functions():
+    from entrobust.defenses import TRADES_BETA, trades_step
+
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    adv = TrainingAdversary(eps=8 / 255, step_size=2 / 255, steps=2)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    torch.manual_seed(0)
+    got = Defense("trades", DefenseParams(adversary=adv)).step(model, x, y)
+    torch.manual_seed(0)
+    want = trades_step(model, x, y, nn.CrossEntropyLoss(), adv, beta=TRADES_BETA)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
