@@ -120,5 +120,6 @@ FAST = register_trainer(
         reads=("adversary", "inner"),
         at_step_ratio=FAST_STEP_RATIO,
         at_steps=1,
+        monitor_overfitting=True,
     )
 )

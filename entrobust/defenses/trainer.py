@@ -74,6 +74,8 @@ class Trainer:
         at_steps: its own number of training attack steps (fast AT: 1), else ``None``.
         skip_attacks: attack-name prefixes its defenses are not evaluated under.
         skip_reason: why (shown where those cells are left out).
+        monitor_overfitting: its runs are watched for catastrophic overfitting
+            (:mod:`entrobust.training.overfit`; single-step AT).
 
     Example:
         >>> t = Trainer("clean", lambda objective, params: lambda m, x, y: objective(m(x), y),
@@ -95,6 +97,7 @@ class Trainer:
     at_steps: int | None = None
     skip_attacks: tuple[str, ...] = ()
     skip_reason: str = ""
+    monitor_overfitting: bool = False
 
     def evaluated_under(self, attack: str) -> bool:
         """Whether the bench evaluates this trainer's defenses under ``attack`` (a grid name).

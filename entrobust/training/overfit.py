@@ -33,12 +33,12 @@ from torch import Tensor, nn
 
 from entrobust.attacks.pgd import pgd
 from entrobust.attacks.threat import LinfBall
-from entrobust.defenses import DEFENSES
+from entrobust.defenses import DEFENSES, TRAINERS
 from entrobust.evaluation import adversarial_accuracy, as_float_images
 from entrobust.modes import eval_mode
 
-#: Trainers whose runs are monitored.
-MONITORED_TRAINERS = ("fast",)
+#: Trainers whose runs are monitored (their records' ``monitor_overfitting``).
+MONITORED_TRAINERS = tuple(n for n, t in TRAINERS.items() if t.monitor_overfitting)
 #: Collapse: an absolute drop from the best epoch of more than this (accuracy fraction) ...
 MAX_DROP = 0.20
 #: ... or falling below this fraction of the best, once the best is at least ``MIN_BEST``.
