@@ -1,10 +1,10 @@
 """Attacks behind one protocol ``attack(model, x, y) -> x_adv``; see :mod:`.registry` for names."""
 
 from entrobust.attacks.adaptive import AdaptiveSmoothedPGD
+from entrobust.attacks.attack_losses import ce_loss, cw_margin_loss, smoothed_ce_loss
 from entrobust.attacks.base import Attack, AttackBudgetError, check_budget, run_attack
-from entrobust.attacks.losses import ce_loss, cw_margin_loss, smoothed_ce_loss
-from entrobust.attacks.pgd import pgd
 from entrobust.attacks.pgd_attack import NoAttack, PGDAttack, fgsm
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.attacks.random_search import RandomSearch, RandomSearchReport, random_search_report
 from entrobust.attacks.registry import ATTACK_FORMS, AttackOptions, get_attack
 from entrobust.attacks.threat import L2Ball, LinfBall, check_linf_eps

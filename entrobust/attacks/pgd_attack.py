@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from entrobust.attacks.attack_losses import ce_loss, cw_margin_loss
 from entrobust.attacks.base import NORMS, Attack
-from entrobust.attacks.losses import ce_loss, cw_margin_loss
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.attacks.restarts import worst_case
 from entrobust.attacks.threat import INITS, L2Ball, LinfBall
 from entrobust.attacks.validate import MAX_STEPS, check_strength

@@ -1,7 +1,7 @@
 """Threat models, separated from the optimisation loop (after MadryLab ``attack_steps.py``).
 
 A ball knows how to start inside itself, take an ascent step and project back onto
-``{x' : ‖x' − x‖ ≤ ε} ∩ [0, 1]^d``. PGD (``entrobust.attacks.pgd``) then needs only a loss.
+``{x' : ‖x' − x‖ ≤ ε} ∩ [0, 1]^d``. PGD (``entrobust.attacks.projected_ascent``) then needs only a loss.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
 from entrobust.modes import eval_mode
 

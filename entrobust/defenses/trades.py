@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.defenses.adversary import TrainingAdversary
 from entrobust.losses import trades_kl_loss
 from entrobust.modes import eval_mode

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.attacks.threat import LinfBall
 from entrobust.defenses import DEFENSES
 from entrobust.evaluation import adversarial_accuracy, as_float_images
