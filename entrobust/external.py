@@ -146,9 +146,8 @@ def check_model_on(model: nn.Module, x: torch.Tensor, num_classes: int, spec: st
         DataMismatchError: the model does not accept these images or does not output
             ``num_classes`` logits.
     """
-    from entrobust.attacks.base import model_device
-    from entrobust.evaluation import as_float_images
     from entrobust.modes import eval_mode
+    from entrobust.tensors import as_float_images, model_device
 
     batch = as_float_images(x[:2]).to(model_device(model))
     try:

@@ -2,13 +2,13 @@
 
 from entrobust.attacks.adaptive import AdaptiveSmoothedPGD
 from entrobust.attacks.attack_losses import ce_loss, cw_margin_loss, smoothed_ce_loss
-from entrobust.attacks.base import Attack, AttackBudgetError, check_budget, run_attack
+from entrobust.attacks.base import Attack, AttackBudgetError, check_budget
 from entrobust.attacks.pgd_attack import NoAttack, PGDAttack, fgsm
 from entrobust.attacks.projected_ascent import pgd
-from entrobust.attacks.random_search import RandomSearch, RandomSearchReport, random_search_report
+from entrobust.attacks.random_search import RandomSearch
 from entrobust.attacks.registry import ATTACK_FORMS, AttackOptions, get_attack
 from entrobust.attacks.threat import L2Ball, LinfBall, check_linf_eps
-from entrobust.attacks.transfer import TransferAttack, craft_cached, proxy_defense
+from entrobust.attacks.transfer import TransferAttack, proxy_defense
 
 __all__ = [
     "ATTACK_FORMS",
@@ -21,18 +21,14 @@ __all__ = [
     "NoAttack",
     "PGDAttack",
     "RandomSearch",
-    "RandomSearchReport",
     "TransferAttack",
     "ce_loss",
     "check_budget",
     "check_linf_eps",
-    "craft_cached",
     "cw_margin_loss",
     "fgsm",
     "get_attack",
     "pgd",
     "proxy_defense",
-    "random_search_report",
-    "run_attack",
     "smoothed_ce_loss",
 ]

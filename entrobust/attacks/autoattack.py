@@ -44,6 +44,7 @@ from entrobust.attacks.base import NORMS, Attack
 from entrobust.attacks.threat import check_linf_eps
 from entrobust.errors import InvalidValueError
 from entrobust.progress import progress_bar
+from entrobust.seeding import private_rng, seeded
 
 VERSIONS = ("standard", "rand")
 #: The attacks each version runs (for the progress bar).
@@ -102,14 +103,13 @@ def _progress_from_logger(name: str, bar: tqdm) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet_library(device: torch.device, seed: int | None) -> Iterator[None]:
-    """No stdout, global RNG state restored afterwards, seeded inside if ``seed`` is given."""
-    devices = [device] if device.type == "cuda" else []
+    """No stdout, global RNG state restored afterwards (the libraries reseed torch themselves),
+    seeded inside if ``seed`` is given."""
     with (
-        torch.random.fork_rng(devices=devices),
+        private_rng(device),
+        seeded(seed, device),
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        if seed is not None:
-            torch.manual_seed(seed)
         yield
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from entrobust.attacks.base import NORMS, Attack, model_device
+from entrobust.attacks.base import NORMS, Attack
 from entrobust.errors import InvalidValueError
+from entrobust.tensors import model_device
 
 
 def _is_torchattacks_attack(obj: object) -> bool:

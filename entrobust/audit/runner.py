@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from entrobust.attacks.base import model_device
 from entrobust.audit.attack_checks import (
     check_adaptive_loss,
     check_convergence,
@@ -25,9 +24,9 @@ from entrobust.audit.model_checks import (
 from entrobust.audit.probe import AuditSettings, Probe
 from entrobust.audit.result import AuditReport, CheckResult
 from entrobust.errors import UnknownNameError
-from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
 from entrobust.progress import progress_bar
+from entrobust.tensors import as_float_images, model_device
 
 #: The checks in report order: the (f) model checks, then the (a)–(e) and (g) attack checks.
 CHECK_KEYS = (
