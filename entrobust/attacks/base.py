@@ -26,8 +26,6 @@ from entrobust.errors import EntrobustError
 from entrobust.modes import eval_mode, frozen_parameters
 from entrobust.tensors import model_device
 
-NORMS = ("linf", "l2")
-
 
 class AttackBudgetError(EntrobustError):
     """An attack returned a point outside its ε-ball or outside [0, 1]."""
