@@ -21,6 +21,7 @@ from entrobust.attacks import (
     get_attack,
 )
 from entrobust.attacks.base import Attack
+from entrobust.attacks.registry import ATTACK_REGISTRY, register_attack
 from entrobust.data import load_dataset
 from entrobust.errors import InvalidValueError, UnknownNameError
 from entrobust.evaluation import accuracy, craft_cached, random_search_report, robust_accuracy
@@ -28,26 +29,30 @@ from entrobust.models import get_model
 from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
-# One concrete name per registry form (a new form must be added here: see the coverage test).
-REGISTRY_SAMPLES = {
-    "clean": "clean",
-    "fgsm{k}": "fgsm16",
-    "pgd{steps}-{k}": "pgd5-16",
-    "cw{steps}-{k}": "cw5-16",
-    "l2pgd{steps}-{eps}": "l2pgd5-0.5",
-    "adaptive{steps}-{k}": "adaptive3-16",
-    "rs{samples}-{k}": "rs64-16",
-    "autoattack-{k}": "autoattack-16",
-    "autoattack-rand-{k}": "autoattack-rand-16",
-    "ta-autoattack-{k}": "ta-autoattack-16",
-    "art-pgd{steps}-{k}": "art-pgd5-16",
-    "min-l2": "min-l2",
-}
+# One concrete name per registry form, from the registry itself: a new form is tested here as
+# soon as it is registered (with its example).
+REGISTRY_SAMPLES = {form: entry.example for form, entry in ATTACK_REGISTRY.items()}
 FAST = AttackOptions(restarts=2)
 
 
 def test_samples_cover_every_registry_form():
     assert set(REGISTRY_SAMPLES) == set(ATTACK_FORMS)
+    for form, entry in ATTACK_REGISTRY.items():
+        assert entry.pattern.fullmatch(entry.example), form
+        assert entry.description and "\n" not in entry.description, form
+        assert get_attack(entry.example).name == entry.example  # builds, under its own name
+
+
+def test_register_attack_refuses_duplicates_and_bad_examples():
+    with pytest.raises(ValueError, match="twice"):
+        register_attack("clean", r"clean", example="clean", description="again")(
+            lambda m, n, o: None
+        )
+    with pytest.raises(ValueError, match="does not match"):
+        register_attack("zzz{k}", r"zzz(\d+)", example="zzz", description="bad example")(
+            lambda m, n, o: None
+        )
+    assert "zzz{k}" not in ATTACK_REGISTRY
 
 
 def _model(arch: str) -> nn.Module:

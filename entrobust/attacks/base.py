@@ -136,6 +136,11 @@ class Attack(ABC):
 
 _SKIP = object()
 
+#: Modules renamed after attack configurations were first hashed: a callable is named by its
+#: module's old path, so every config hash (the key of stored results and transfer caches)
+#: stays what it was.
+_CONFIG_MODULE_NAMES = {"entrobust.attacks.attack_losses": "entrobust.attacks.losses"}
+
 
 def _plain(value: Any) -> Any:
     """A JSON-ready form of an attack attribute, or ``_SKIP`` for things that are not settings."""
@@ -149,10 +154,11 @@ def _plain(value: Any) -> Any:
         items = [_plain(v) for v in value]
         return _SKIP if any(i is _SKIP for i in items) else items
     if callable(value) and hasattr(value, "__qualname__") and not isinstance(value, type):
+        module = getattr(value, "__module__", "")
         cells = getattr(value, "__closure__", None) or ()
         bound = [_plain(c.cell_contents) for c in cells]
         return {
-            "callable": f"{getattr(value, '__module__', '')}.{value.__qualname__}",
+            "callable": f"{_CONFIG_MODULE_NAMES.get(module, module)}.{value.__qualname__}",
             "closure": [b for b in bound if b is not _SKIP],
         }
     return _SKIP  # models, threat-model balls (their ε is ``eps``), tensors, ...
