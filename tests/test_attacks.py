@@ -261,3 +261,17 @@ def test_torchattacks_objects_work_through_our_evaluation(trained_normal, digits
     assert robust_accuracy(trained_normal, ta, x, y) == pytest.approx(
         robust_accuracy(trained_normal, ours, x, y), abs=1 / len(x)
     )
+
+
+def test_minimal_l2_distortion_converts_uint8_images():
+    from entrobust.attacks.min_l2 import MinimalL2, minimal_l2_distortion
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    x = (torch.rand(6, 1, 2, 2) * 255).to(torch.uint8)
+    y = torch.zeros(6, dtype=torch.long)
+    attack = MinimalL2(steps=5)
+    torch.testing.assert_close(
+        minimal_l2_distortion(model, x, y, attack),
+        minimal_l2_distortion(model, as_float_images(x), y, attack),
+    )
