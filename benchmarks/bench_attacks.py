@@ -14,9 +14,10 @@ from pathlib import Path
 import torchattacks
 from timing import interleaved_medians, peak_memory, save
 
-from entrobust.attacks import PGDAttack, TransferAttack, run_attack
-from entrobust.data import load_dataset, to_float
-from entrobust.evaluation import accuracy, robust_accuracy
+from entrobust.attacks import PGDAttack, TransferAttack
+from entrobust.data import load_dataset
+from entrobust.evaluation import accuracy, robust_accuracy, run_attack
+from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
 RUNS = Path(__file__).resolve().parent / ".runs"
@@ -43,7 +44,7 @@ def main() -> None:
     model = runs["pat"].model
     device = next(model.parameters()).device
     spec = load_dataset(args.dataset, data_dir=args.data_dir, test_size=None)
-    x = to_float(spec.x_test[: args.n]).to(device)
+    x = as_float_images(spec.x_test[: args.n]).to(device)
     y = spec.y_test[: args.n].to(device)
     k = round(spec.spec.at_eps * 255)
     eps = k / 255

@@ -35,6 +35,7 @@ from torch import nn
 
 from entrobust.checkpoint import load_checkpoint
 from entrobust.errors import CheckpointError, DataMismatchError, InvalidValueError
+from entrobust.tensors import as_float_images, model_device
 
 _SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 #: Keys under which a weights file may hold the state dict.
@@ -146,8 +147,6 @@ def check_model_on(model: nn.Module, x: torch.Tensor, num_classes: int, spec: st
         DataMismatchError: the model does not accept these images or does not output
             ``num_classes`` logits.
     """
-    from entrobust.attacks.base import model_device
-    from entrobust.evaluation import as_float_images
     from entrobust.modes import eval_mode
 
     batch = as_float_images(x[:2]).to(model_device(model))

@@ -20,13 +20,21 @@ import torch
 
 
 @contextmanager
+def private_rng(device: torch.device | str = "cpu") -> Iterator[None]:
+    """Inside: torch's RNG (CPU, and ``device``'s if CUDA) may be drawn from or reseeded freely
+    (e.g. by a library that seeds itself); afterwards the caller's state comes back."""
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        yield
+
+
+@contextmanager
 def seeded(seed: int | None, device: torch.device | str = "cpu") -> Iterator[None]:
     """Inside: torch's RNG (CPU, and ``device``'s if CUDA) seeded with ``seed``; afterwards the
     caller's state comes back. ``seed=None`` does nothing (the caller's stream is used)."""
     if seed is None:
         yield
         return
-    device = torch.device(device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with private_rng(device):
         torch.manual_seed(seed)
         yield

@@ -26,9 +26,10 @@ from entrobust.analysis import (
 from entrobust.attacks import PGDAttack
 from entrobust.attacks.min_l2 import MinimalL2
 from entrobust.cli.main import main
-from entrobust.data import load_dataset, to_float
+from entrobust.data import load_dataset
 from entrobust.models import get_model
 from entrobust.paperdata import paper_table
+from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
 SMALL = {"epochs": 10, "train_size": 800, "test_size": 150}
@@ -49,7 +50,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def digits():
     d = load_dataset("digits", train_size=800, test_size=150, seed=0)
-    return to_float(d.x_test), d.y_test
+    return as_float_images(d.x_test), d.y_test
 
 
 def _tiny(seed: int = 0) -> nn.Module:
@@ -306,7 +307,7 @@ def test_analyze_surface_cli(runs, tmp_path):
     assert len(table) == 2 * 25 and set(table["index"]) == {0, 3}
     # the surface is taken around the [0, 1] image (the CLI reads uint8 test images)
     d = load_dataset("digits", train_size=800, test_size=150, seed=0)
-    x, y = to_float(d.x_test[3:4]), d.y_test[3:4]
+    x, y = as_float_images(d.x_test[3:4]), d.y_test[3:4]
     centre = table[(table["index"] == 3) & (table["eps1"] == 0) & (table["eps2"] == 0)]
     loss = torch.nn.functional.cross_entropy(runs["pat"].model(x), y).item()
     assert centre["loss"].item() == pytest.approx(loss, rel=1e-5)

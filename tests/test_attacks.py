@@ -17,38 +17,42 @@ from entrobust.attacks import (
     PGDAttack,
     RandomSearch,
     TransferAttack,
-    craft_cached,
     cw_margin_loss,
     get_attack,
-    random_search_report,
 )
 from entrobust.attacks.base import Attack
-from entrobust.data import load_dataset, to_float
+from entrobust.attacks.registry import ATTACK_REGISTRY, register_attack
+from entrobust.data import load_dataset
 from entrobust.errors import InvalidValueError, UnknownNameError
-from entrobust.evaluation import accuracy, robust_accuracy
+from entrobust.evaluation import accuracy, craft_cached, random_search_report, robust_accuracy
 from entrobust.models import get_model
+from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
-# One concrete name per registry form (a new form must be added here: see the coverage test).
-REGISTRY_SAMPLES = {
-    "clean": "clean",
-    "fgsm{k}": "fgsm16",
-    "pgd{steps}-{k}": "pgd5-16",
-    "cw{steps}-{k}": "cw5-16",
-    "l2pgd{steps}-{eps}": "l2pgd5-0.5",
-    "adaptive{steps}-{k}": "adaptive3-16",
-    "rs{samples}-{k}": "rs64-16",
-    "autoattack-{k}": "autoattack-16",
-    "autoattack-rand-{k}": "autoattack-rand-16",
-    "ta-autoattack-{k}": "ta-autoattack-16",
-    "art-pgd{steps}-{k}": "art-pgd5-16",
-    "min-l2": "min-l2",
-}
+# One concrete name per registry form, from the registry itself: a new form is tested here as
+# soon as it is registered (with its example).
+REGISTRY_SAMPLES = {form: entry.example for form, entry in ATTACK_REGISTRY.items()}
 FAST = AttackOptions(restarts=2)
 
 
 def test_samples_cover_every_registry_form():
     assert set(REGISTRY_SAMPLES) == set(ATTACK_FORMS)
+    for form, entry in ATTACK_REGISTRY.items():
+        assert entry.pattern.fullmatch(entry.example), form
+        assert entry.description and "\n" not in entry.description, form
+        assert get_attack(entry.example).name == entry.example  # builds, under its own name
+
+
+def test_register_attack_refuses_duplicates_and_bad_examples():
+    with pytest.raises(ValueError, match="twice"):
+        register_attack("clean", r"clean", example="clean", description="again")(
+            lambda m, n, o: None
+        )
+    with pytest.raises(ValueError, match="does not match"):
+        register_attack("zzz{k}", r"zzz(\d+)", example="zzz", description="bad example")(
+            lambda m, n, o: None
+        )
+    assert "zzz{k}" not in ATTACK_REGISTRY
 
 
 def _model(arch: str) -> nn.Module:
@@ -59,7 +63,7 @@ def _model(arch: str) -> nn.Module:
 @pytest.fixture(scope="module")
 def digits():
     d = load_dataset("digits", test_size=120, train_size=600)
-    return d, to_float(d.x_test), d.y_test
+    return d, as_float_images(d.x_test), d.y_test
 
 
 @pytest.mark.parametrize("arch", ["tiny", "tiny-bn"])
@@ -219,9 +223,9 @@ def test_transfer_uses_proxy_gradients_and_caches(trained_normal, digits, tmp_pa
     torch.testing.assert_close(TransferAttack(trained_normal, attack)(target, x, y), expected)
     cache = tmp_path / "t.pt"
     first = craft_cached(trained_normal, attack, x, y, cache)
-    import entrobust.attacks.transfer as transfer
+    import entrobust.evaluation as evaluation
 
-    monkeypatch.setattr(transfer, "run_attack", lambda *a, **k: pytest.fail("recrafted"))
+    monkeypatch.setattr(evaluation, "run_attack", lambda *a, **k: pytest.fail("recrafted"))
     torch.testing.assert_close(craft_cached(trained_normal, attack, x, y, cache), first)
 
 
@@ -256,4 +260,18 @@ def test_torchattacks_objects_work_through_our_evaluation(trained_normal, digits
     ours = PGDAttack(16 / 255, 5, init="none")
     assert robust_accuracy(trained_normal, ta, x, y) == pytest.approx(
         robust_accuracy(trained_normal, ours, x, y), abs=1 / len(x)
+    )
+
+
+def test_minimal_l2_distortion_converts_uint8_images():
+    from entrobust.attacks.min_l2 import MinimalL2, minimal_l2_distortion
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    x = (torch.rand(6, 1, 2, 2) * 255).to(torch.uint8)
+    y = torch.zeros(6, dtype=torch.long)
+    attack = MinimalL2(steps=5)
+    torch.testing.assert_close(
+        minimal_l2_distortion(model, x, y, attack),
+        minimal_l2_distortion(model, as_float_images(x), y, attack),
     )

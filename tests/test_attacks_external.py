@@ -20,8 +20,9 @@ from entrobust.attacks.base import Attack
 from entrobust.attacks.min_l2 import MinimalL2, minimal_l2_distortion
 from entrobust.attacks.pgd_attack import PGDAttack
 from entrobust.attacks.torchattacks_adapter import TorchattacksAttack, as_attack
-from entrobust.data import load_dataset, to_float
+from entrobust.data import load_dataset
 from entrobust.errors import InvalidValueError
+from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
 EPS = 16 / 255
@@ -54,7 +55,7 @@ def bn_model(tmp_path_factory: pytest.TempPathFactory) -> nn.Module:
 @pytest.fixture(scope="module")
 def data() -> tuple[Tensor, Tensor]:
     d = load_dataset("digits", train_size=500, test_size=200)
-    return to_float(d.x_test), d.y_test
+    return as_float_images(d.x_test), d.y_test
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:

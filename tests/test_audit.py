@@ -29,8 +29,9 @@ from entrobust.audit import (
 )
 from entrobust.audit import thresholds as th
 from entrobust.cli.main import main
-from entrobust.data import load_dataset, to_float
+from entrobust.data import load_dataset
 from entrobust.errors import UnknownNameError
+from entrobust.tensors import as_float_images
 from entrobust.training import make_config, train
 
 EPS = 32 / 255  # digits' training ε
@@ -57,7 +58,7 @@ def pat_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def digits():
     d = load_dataset("digits", train_size=800, test_size=150, seed=0)
-    return to_float(d.x_test), d.y_test
+    return as_float_images(d.x_test), d.y_test
 
 
 class Quantized(nn.Module):

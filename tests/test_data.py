@@ -30,11 +30,11 @@ from entrobust.data import (
     list_datasets,
     load_dataset,
     subset,
-    to_float,
 )
 from entrobust.data.augment import crop_flip, sample_augment_params
 from entrobust.data.spec import ls_gamma_matching_entm
 from entrobust.errors import DatasetNotFoundError, InvalidValueError, UnknownNameError
+from entrobust.tensors import as_float_images
 
 SHARED = Path("/work/shared/datasets")
 
@@ -371,11 +371,14 @@ def test_subset_rejects_impossible_sizes(digits: DatasetSplits) -> None:
         subset(digits, train_size=0.5, test_size=None, seed=0)  # type: ignore[arg-type]
 
 
-def test_to_float() -> None:
+def test_as_float_images() -> None:
     x = torch.tensor([0, 128, 255], dtype=torch.uint8)
-    assert torch.allclose(to_float(x), torch.tensor([0.0, 128 / 255, 1.0]))
-    with pytest.raises(InvalidValueError):
-        to_float(x.float())
+    assert torch.allclose(as_float_images(x), torch.tensor([0.0, 128 / 255, 1.0]))
+    assert as_float_images(x).dtype == torch.float32
+    f = as_float_images(x)
+    assert as_float_images(f) is f  # floats are already in [0, 1]: never scaled twice
+    with pytest.raises(TypeError, match="uint8"):
+        as_float_images(x.long())
 
 
 # --------------------------------------------------------------------------- augment

@@ -13,9 +13,10 @@ from __future__ import annotations
 import pandas as pd
 from torch import Tensor, nn
 
-from entrobust.attacks import AttackOptions, RandomSearch, get_attack, random_search_report
-from entrobust.attacks.base import model_device
+from entrobust.attacks import AttackOptions, RandomSearch, get_attack
+from entrobust.evaluation import random_search_report
 from entrobust.seeding import seeded
+from entrobust.tensors import model_device
 
 
 def random_search_row(

@@ -22,9 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from entrobust.analysis.jacobian import decision_margin
-from entrobust.attacks.base import model_device
-from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode, frozen_parameters
+from entrobust.tensors import as_float_images, model_device
 
 SURFACE_RADIUS = 0.04
 SURFACE_GRID = 21

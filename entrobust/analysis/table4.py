@@ -26,10 +26,10 @@ from scipy.stats import pearsonr
 from torch import Tensor, nn
 
 from entrobust.analysis.jacobian import decision_margin, jacobian_spectral_norm, nonlinearity
-from entrobust.attacks.base import Attack, model_device
-from entrobust.evaluation import as_float_images
+from entrobust.attacks.base import Attack
 from entrobust.modes import eval_mode
 from entrobust.seeding import seeded
+from entrobust.tensors import as_float_images, model_device
 
 #: The rows of ``paper/tables/table4.csv``, in order.
 TABLE4_ROWS = (

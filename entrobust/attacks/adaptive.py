@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from entrobust.attacks.attack_losses import smoothed_ce_loss
 from entrobust.attacks.base import Attack
-from entrobust.attacks.losses import smoothed_ce_loss
 from entrobust.attacks.pgd_attack import PGDAttack
 from entrobust.attacks.restarts import worst_case
 from entrobust.attacks.validate import check_strength

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from entrobust.attacks.base import NORMS, Attack
-from entrobust.attacks.threat import check_linf_eps
+from entrobust.attacks.base import Attack
+from entrobust.attacks.threat import check_radius
 from entrobust.errors import InvalidValueError
 
 
@@ -92,12 +91,7 @@ class ARTPGD(Attack):
         batch_size: int = 256,
         name: str | None = None,
     ) -> None:
-        if norm not in NORMS:
-            raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
-        if norm == "linf":
-            check_linf_eps(eps)
-        elif not 0.0 <= eps < math.inf:
-            raise InvalidValueError(f"L2 radius must be finite and ≥ 0, got {eps:g}")
+        check_radius(eps, norm)
         if steps < 1 or restarts < 0 or batch_size < 1:
             raise InvalidValueError("need steps ≥ 1, restarts ≥ 0 and batch_size ≥ 1")
         self.eps, self.norm, self.steps = float(eps), norm, int(steps)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -40,10 +39,11 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from entrobust.attacks.base import NORMS, Attack
-from entrobust.attacks.threat import check_linf_eps
+from entrobust.attacks.base import Attack
+from entrobust.attacks.threat import check_radius
 from entrobust.errors import InvalidValueError
 from entrobust.progress import progress_bar
+from entrobust.seeding import private_rng, seeded
 
 VERSIONS = ("standard", "rand")
 #: The attacks each version runs (for the progress bar).
@@ -55,16 +55,6 @@ _LIB_NORM = {"linf": "Linf", "l2": "L2"}
 
 class AutoAttackWarning(UserWarning):
     """A sanity check of AutoAttack failed (e.g. the defense looks randomized)."""
-
-
-def _check_eps(eps: float, norm: str) -> float:
-    if norm not in NORMS:
-        raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
-    if norm == "linf":
-        return check_linf_eps(eps)
-    if not 0.0 <= eps < math.inf:
-        raise InvalidValueError(f"L2 radius must be finite and ≥ 0, got {eps:g}")
-    return float(eps)
 
 
 def _eps_label(eps: float, norm: str) -> str:
@@ -102,14 +92,13 @@ def _progress_from_logger(name: str, bar: tqdm) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet_library(device: torch.device, seed: int | None) -> Iterator[None]:
-    """No stdout, global RNG state restored afterwards, seeded inside if ``seed`` is given."""
-    devices = [device] if device.type == "cuda" else []
+    """No stdout, global RNG state restored afterwards (the libraries reseed torch themselves),
+    seeded inside if ``seed`` is given."""
     with (
-        torch.random.fork_rng(devices=devices),
+        private_rng(device),
+        seeded(seed, device),
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        if seed is not None:
-            torch.manual_seed(seed)
         yield
 
 
@@ -193,7 +182,7 @@ class AutoAttack(Attack):
         name: str | None = None,
         progress: bool | None = None,
     ) -> None:
-        self.eps = _check_eps(eps, norm)
+        self.eps = check_radius(eps, norm)
         self.norm = norm
         self._progress = progress
         if version not in VERSIONS:
@@ -290,7 +279,7 @@ class TorchattacksAutoAttack(Attack):
         seed: int = 0,
         name: str | None = None,
     ) -> None:
-        self.eps = _check_eps(eps, norm)
+        self.eps = check_radius(eps, norm)
         self.norm = norm
         if version not in ("standard", "plus", "rand"):
             raise InvalidValueError(

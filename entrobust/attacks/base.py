@@ -20,24 +20,15 @@ import math
 from abc import ABC, abstractmethod
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from entrobust.errors import EntrobustError
 from entrobust.modes import eval_mode, frozen_parameters
-
-NORMS = ("linf", "l2")
+from entrobust.tensors import model_device
 
 
 class AttackBudgetError(EntrobustError):
     """An attack returned a point outside its ε-ball or outside [0, 1]."""
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU for a parameterless model)."""
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
 
 
 def check_budget(x_adv: Tensor, x: Tensor, eps: float, norm: str, name: str = "attack") -> None:
@@ -145,6 +136,11 @@ class Attack(ABC):
 
 _SKIP = object()
 
+#: Modules renamed after attack configurations were first hashed: a callable is named by its
+#: module's old path, so every config hash (the key of stored results and transfer caches)
+#: stays what it was.
+_CONFIG_MODULE_NAMES = {"entrobust.attacks.attack_losses": "entrobust.attacks.losses"}
+
 
 def _plain(value: Any) -> Any:
     """A JSON-ready form of an attack attribute, or ``_SKIP`` for things that are not settings."""
@@ -158,49 +154,11 @@ def _plain(value: Any) -> Any:
         items = [_plain(v) for v in value]
         return _SKIP if any(i is _SKIP for i in items) else items
     if callable(value) and hasattr(value, "__qualname__") and not isinstance(value, type):
+        module = getattr(value, "__module__", "")
         cells = getattr(value, "__closure__", None) or ()
         bound = [_plain(c.cell_contents) for c in cells]
         return {
-            "callable": f"{getattr(value, '__module__', '')}.{value.__qualname__}",
+            "callable": f"{_CONFIG_MODULE_NAMES.get(module, module)}.{value.__qualname__}",
             "closure": [b for b in bound if b is not _SKIP],
         }
     return _SKIP  # models, threat-model balls (their ε is ``eps``), tensors, ...
-
-
-def run_attack(
-    attack: Attack | Any,
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    batch_size: int = 256,
-    *,
-    progress: bool | str = False,
-) -> Tensor:
-    """Apply ``attack`` batch by batch (``x`` may be a large CPU tensor; uint8 is converted).
-
-    ``attack`` is an entrobust :class:`Attack` or any torchattacks ``Attack`` built on ``model``
-    (wrapped by :func:`~entrobust.attacks.torchattacks_adapter.as_attack`). ``progress``
-    (``True`` or a description) shows the batches done with :func:`entrobust.progress.progress_bar`.
-
-    Example:
-        >>> import torch
-        >>> from torch import nn
-        >>> from entrobust.attacks import get_attack
-        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
-        >>> x, y = torch.rand(10, 1, 2, 2), torch.randint(0, 3, (10,))
-        >>> run_attack(get_attack("fgsm8"), model, x, y, batch_size=4).shape
-        torch.Size([10, 1, 2, 2])
-    """
-    from entrobust.attacks.torchattacks_adapter import as_attack
-    from entrobust.evaluation import as_float_images
-    from entrobust.progress import progress_bar
-
-    attack = as_attack(attack)
-    starts = range(0, len(x), batch_size)
-    desc = progress if isinstance(progress, str) else f"attack {attack.name}"
-    out = []
-    with progress_bar(total=len(starts), desc=desc, unit="batch", disable=not progress) as bar:
-        for i in starts:
-            out.append(attack(model, as_float_images(x[i : i + batch_size]), y[i : i + batch_size]))
-            bar.update(1)
-    return torch.cat(out) if out else x.float()

@@ -32,22 +32,15 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
 
-from entrobust.attacks.base import Attack, model_device
+from entrobust.attacks.base import Attack
 from entrobust.errors import InvalidValueError
 from entrobust.modes import eval_mode
-
-
-@contextlib.contextmanager
-def _quiet_seeded(device: torch.device, seed: int) -> Iterator[None]:
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), contextlib.redirect_stdout(io.StringIO()):
-        torch.manual_seed(seed)
-        yield
+from entrobust.seeding import seeded
+from entrobust.tensors import as_float_images, model_device
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
@@ -147,7 +140,7 @@ class MinimalL2(Attack):
         if len(x) == 0:
             return best
         best_norm = torch.full((len(x),), math.inf, device=x.device)
-        with _quiet_seeded(x.device, self.seed):
+        with seeded(self.seed, x.device), contextlib.redirect_stdout(io.StringIO()):
             fab = FABAttack_PT(
                 model,
                 norm="L2",
@@ -200,7 +193,7 @@ def minimal_l2_distortion(
     device = model_device(model)
     out = []
     for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size].float(), y[i : i + batch_size].to(x.device)
+        xb, yb = as_float_images(x[i : i + batch_size]), y[i : i + batch_size].to(x.device)
         x_adv = attack(model, xb, yb)
         with eval_mode(model):
             clean_ok = _predict(model, xb.to(device)).to(x.device) == yb

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from entrobust.attacks.base import NORMS, Attack
-from entrobust.attacks.losses import ce_loss, cw_margin_loss
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.attack_losses import ce_loss, cw_margin_loss
+from entrobust.attacks.base import Attack
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.attacks.restarts import worst_case
-from entrobust.attacks.threat import INITS, L2Ball, LinfBall
+from entrobust.attacks.threat import INITS, L2Ball, LinfBall, check_norm
 from entrobust.attacks.validate import MAX_STEPS, check_strength
 from entrobust.errors import InvalidValueError
 
@@ -64,8 +64,7 @@ class PGDAttack(Attack):
         early_exit: bool = True,
         name: str | None = None,
     ) -> None:
-        if norm not in NORMS:
-            raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+        check_norm(norm)
         if init not in INITS:
             raise InvalidValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
         label = loss if isinstance(loss, str) else "custom"

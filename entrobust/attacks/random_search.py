@@ -3,12 +3,11 @@
 Per image, ``n_samples`` random sign perturbations ``x + ε·s``, ``s ∈ {−1, +1}^d`` (the corners
 of the L∞ ball, clipped to [0, 1]); the image is broken if any is misclassified. The paper does
 not state the noise; corners are the strongest cheap choice and match "random search at ε".
-If random search breaks points that PGD could not, PGD's gradients are masked.
+If random search breaks points that PGD could not, PGD's gradients are masked; that count
+(Table 10) is :func:`entrobust.evaluation.random_search_report`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -65,35 +64,3 @@ class RandomSearch(Attack):
             active = active[~hit]
             done += m
         return result
-
-
-@dataclass(frozen=True)
-class RandomSearchReport:
-    """Table 10's numbers: points that survive PGD, and how many random search then breaks."""
-
-    n: int
-    pgd_survivors: int
-    random_breaks: int
-
-    @property
-    def break_rate(self) -> float:
-        """Fraction of PGD survivors that random search breaks."""
-        return self.random_breaks / self.pgd_survivors if self.pgd_survivors else 0.0
-
-
-def random_search_report(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    pgd_attack: Attack,
-    search: RandomSearch,
-    batch_size: int = 256,
-) -> RandomSearchReport:
-    """Run ``pgd_attack``; on the points it fails to break, run ``search``; count both."""
-    from entrobust.evaluation import robust_flags
-
-    survived = robust_flags(model, pgd_attack, x, y, batch_size).nonzero().squeeze(1)
-    if survived.numel() == 0:
-        return RandomSearchReport(len(x), 0, 0)
-    still = robust_flags(model, search, x[survived], y[survived], batch_size)
-    return RandomSearchReport(len(x), int(survived.numel()), int((~still).sum()))

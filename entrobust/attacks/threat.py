@@ -1,11 +1,15 @@
 """Threat models, separated from the optimisation loop (after MadryLab ``attack_steps.py``).
 
 A ball knows how to start inside itself, take an ascent step and project back onto
-``{x' : ‖x' − x‖ ≤ ε} ∩ [0, 1]^d``. PGD (``entrobust.attacks.pgd``) then needs only a loss.
+``{x' : ‖x' − x‖ ≤ ε} ∩ [0, 1]^d``. PGD (``entrobust.attacks.projected_ascent``) then needs only a loss.
+
+The one validation of a threat model's norm and radius lives here too (:func:`check_norm`,
+:func:`check_linf_eps`, :func:`check_radius`), shared by every attack class.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +18,43 @@ from torch import Tensor
 from entrobust.errors import InvalidValueError
 
 INITS = ("none", "uniform", "normal")
+#: The threat models' norms.
+NORMS = ("linf", "l2")
+
+
+def check_norm(norm: str) -> str:
+    """``norm`` if it is one of :data:`NORMS`, else :class:`InvalidValueError`.
+
+    Example:
+        >>> check_norm("l2")
+        'l2'
+        >>> check_norm("l1")
+        Traceback (most recent call last):
+        ...
+        entrobust.errors.InvalidValueError: unknown norm 'l1'; valid: linf, l2
+    """
+    if norm not in NORMS:
+        raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+    return norm
+
+
+def check_radius(eps: float, norm: str) -> float:
+    """A valid radius for ``norm`` as a float: L∞ in [0, 1] (:func:`check_linf_eps`), L2 finite
+    and ≥ 0; an unknown norm or a bad radius raise :class:`InvalidValueError`.
+
+    Example:
+        >>> check_radius(0.5, "l2"), round(check_radius(8 / 255, "linf") * 255)
+        (0.5, 8)
+        >>> check_radius(float("inf"), "l2")
+        Traceback (most recent call last):
+        ...
+        entrobust.errors.InvalidValueError: L2 radius must be finite and ≥ 0, got inf
+    """
+    if check_norm(norm) == "linf":
+        return check_linf_eps(eps)
+    if not 0.0 <= eps < math.inf:
+        raise InvalidValueError(f"L2 radius must be finite and ≥ 0, got {eps:g}")
+    return float(eps)
 
 
 def check_linf_eps(eps: float, what: str = "ε") -> float:

@@ -17,8 +17,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from entrobust.attacks.base import NORMS, Attack, model_device
+from entrobust.attacks.base import Attack
+from entrobust.attacks.threat import check_norm
 from entrobust.errors import InvalidValueError
+from entrobust.tensors import model_device
 
 
 def _is_torchattacks_attack(obj: object) -> bool:
@@ -69,8 +71,7 @@ class TorchattacksAttack(Attack):
             raise InvalidValueError(
                 f"expected a torchattacks Attack object, got {type(atk).__name__}"
             )
-        if norm not in NORMS:
-            raise InvalidValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+        check_norm(norm)
         if eps is None:
             eps = getattr(atk, "eps", None)
         self.atk = atk

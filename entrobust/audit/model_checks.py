@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from entrobust.attacks.base import model_device
 from entrobust.audit.registry import Check, register_check
 from entrobust.audit.result import CheckResult
 from entrobust.audit.thresholds import (
@@ -19,6 +18,7 @@ from entrobust.audit.thresholds import (
     ZERO_GRADIENT_MAX_FRACTION,
 )
 from entrobust.modes import eval_mode, frozen_parameters
+from entrobust.tensors import model_device
 
 
 @torch.no_grad()

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from entrobust.attacks import PGDAttack
-from entrobust.attacks.base import Attack, model_device, run_attack
-from entrobust.evaluation import as_float_images, predict
-from entrobust.seeding import seeded
+from entrobust.attacks.base import Attack
+from entrobust.evaluation import predict, run_attack
+from entrobust.tensors import as_float_images
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,14 @@ class Probe:
     ) -> Tensor:
         """``attack`` on ``(x, y)`` (default: all points), seeded, cached under ``key``."""
         if key not in self._cache:
-            with seeded(self.settings.seed, model_device(self.model)):
-                self._cache[key] = run_attack(
-                    attack,
-                    self.model,
-                    self.x if x is None else x,
-                    self.y if y is None else y,
-                    self.settings.batch_size,
-                )
+            self._cache[key] = run_attack(
+                attack,
+                self.model,
+                self.x if x is None else x,
+                self.y if y is None else y,
+                self.settings.batch_size,
+                seed=self.settings.seed,
+            )
         return self._cache[key]
 
     def pgd_attack(

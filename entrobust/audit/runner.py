@@ -8,15 +8,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from entrobust.attacks.base import model_device
 from entrobust.audit import attack_checks, model_checks  # noqa: F401  (they register CHECKS)
 from entrobust.audit.probe import AuditSettings, Probe
 from entrobust.audit.registry import CHECKS, AuditContext, checks_in_order
 from entrobust.audit.result import AuditReport
 from entrobust.errors import UnknownNameError
-from entrobust.evaluation import as_float_images
 from entrobust.modes import eval_mode
 from entrobust.progress import progress_bar
+from entrobust.tensors import as_float_images, model_device
 
 #: The checks' keys in report order (the (f) model checks, then the (a)–(e) and (g) attack
 #: checks), derived from :data:`~entrobust.audit.registry.CHECKS`.

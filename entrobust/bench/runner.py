@@ -23,7 +23,7 @@ import torch
 from filelock import FileLock
 
 from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
-from entrobust.attacks import AttackOptions, craft_cached, get_attack
+from entrobust.attacks import AttackOptions, get_attack
 from entrobust.bench.grid import (
     BLACK,
     CASCADE,
@@ -44,7 +44,7 @@ from entrobust.defenses import DEFENSES, proxy_defense, trainer_of
 from entrobust.device import resolve_device
 from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
-from entrobust.evaluation import adversarial_flags, robust_flags
+from entrobust.evaluation import adversarial_flags, craft_cached, robust_flags
 from entrobust.progress import progress_bar
 from entrobust.statefiles import numbers_only, read_derived_json
 from entrobust.training import TrainConfig, TrainedRun, distributed, make_config, train

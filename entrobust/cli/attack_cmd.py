@@ -97,8 +97,6 @@ def _results_path(target: Target) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     check_model_options(args)
     names = tuple(dict.fromkeys(n.lower() for n in args.attacks))  # repeats are one row
     options = AttackOptions(restarts=args.restarts, init_std=args.init_std, seed=args.seed)
@@ -124,12 +122,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"{target.label} ({mode}, n = {len(data.x_test)})")
     print(f"{'attack':<22} {'accuracy %':>10} {'seconds':>8}")
     for atk in attacks:
-        torch.manual_seed(args.seed)
         t0 = time.perf_counter()
         used = TransferAttack(proxy.model, atk) if proxy else atk
         show = not args.no_progress and atk.name != "clean"
         flags = robust_flags(
-            target.model, used, data.x_test, data.y_test, args.batch_size, progress=show
+            target.model,
+            used,
+            data.x_test,
+            data.y_test,
+            args.batch_size,
+            seed=args.seed,
+            progress=show,
         )
         acc = flags.float().mean().item()
         seconds = time.perf_counter() - t0

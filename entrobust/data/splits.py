@@ -1,4 +1,4 @@
-"""Train/test tensors of a dataset, their validation, float conversion and stratified subsets.
+"""Train/test tensors of a dataset, their validation and stratified subsets.
 
 Example:
     >>> import torch
@@ -10,8 +10,8 @@ Example:
     DatasetSplits(name='digits', train=20, test=10, input_shape=(1, 8, 8), num_classes=10)
     >>> subset(splits, train_size=10, test_size=None, seed=0)
     DatasetSplits(name='digits', train=10, test=10, input_shape=(1, 8, 8), num_classes=10)
-    >>> to_float(splits.x_train).dtype
-    torch.float32
+    >>> splits.x_train.dtype  # convert batches with entrobust.tensors.as_float_images
+    torch.uint8
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def check_compatible(spec: DatasetSpec, x: torch.Tensor, y: torch.Tensor) -> str
 class DatasetSplits:
     """A dataset's train and test split as uint8 NCHW images and int64 labels.
 
-    Images stay uint8 (4x smaller than float); convert batches with :func:`to_float`.
+    Images stay uint8 (4x smaller than float); convert batches with
+    :func:`entrobust.tensors.as_float_images`.
     Equality is identity (``eq=False``): comparing tensors element-wise is not a bool.
 
     Attributes:
@@ -108,27 +109,6 @@ class DatasetSplits:
             f"test={len(self.y_test)}, input_shape={self.input_shape}, "
             f"num_classes={self.num_classes})"
         )
-
-
-def to_float(x_uint8: torch.Tensor) -> torch.Tensor:
-    """Convert uint8 images (0..255) to float32 on the [0, 1] scale, on the same device.
-
-    Args:
-        x_uint8: A uint8 tensor of any shape.
-
-    Returns:
-        A float32 tensor of the same shape with values ``x / 255``.
-
-    Raises:
-        InvalidValueError: If ``x_uint8`` is not uint8 (float images would be scaled twice).
-
-    Example:
-        >>> to_float(torch.tensor([0, 51, 255], dtype=torch.uint8))
-        tensor([0.0000, 0.2000, 1.0000])
-    """
-    if x_uint8.dtype != torch.uint8:
-        raise InvalidValueError(f"to_float expects uint8 images (0..255); got {x_uint8.dtype}")
-    return x_uint8.to(torch.float32).div_(255.0)
 
 
 def _stratified_indices(

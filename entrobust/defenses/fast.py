@@ -20,7 +20,7 @@ x + δ, L ∈ {CE, EntM, LS}; the FGSM step ascends L itself by default (``inner
 the analogue of Eqn. 5), or CE with ``inner="ce"``. For plain fast AT the two are identical to
 the reference.
 
-The start, step and projection are ``entrobust.attacks.pgd`` with ``init="uniform"``:
+The start, step and projection are ``entrobust.attacks.projected_ascent`` with ``init="uniform"``:
 ``clamp(x + u, x − ε, x + ε) ∩ [0, 1]`` equals the reference's ``x + clamp(δ, −x, 1 − x)`` up
 to float rounding, and the random numbers are drawn in the same order for single-channel images
 (the reference draws channel by channel).
@@ -41,7 +41,7 @@ from functools import partial
 
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
 from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 

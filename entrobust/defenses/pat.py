@@ -15,7 +15,7 @@ from functools import partial
 
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.defenses.adversary import TrainingAdversary, select_inner_loss
 from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 from entrobust.modes import eval_mode

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.defenses.adversary import TrainingAdversary
 from entrobust.defenses.trainer import DefenseParams, Step, Trainer, register_trainer
 from entrobust.losses import trades_kl_loss

@@ -10,7 +10,7 @@ after every epoch of a ``fast*`` defense, which
   uniform start, the model in eval mode; a point counts when it is correct both clean and
   attacked;
 * keeps the training run bit-reproducible: the attack draws its start under
-  ``torch.random.fork_rng`` from its own seed, eval-mode passes touch no BatchNorm statistics
+  :func:`entrobust.seeding.seeded` from its own seed, eval-mode passes touch no BatchNorm statistics
   and only the input receives gradients, so resuming gives the same weights;
 * adds ``pgd_accuracy``, ``pgd_collapsed`` and ``pgd_seconds`` to the epoch's record (kept in
   ``metrics.json``'s history, outside the epoch's ``seconds``), and
@@ -31,11 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from entrobust.attacks.pgd import pgd
+from entrobust.attacks.projected_ascent import pgd
 from entrobust.attacks.threat import LinfBall
 from entrobust.defenses import DEFENSES, TRAINERS
-from entrobust.evaluation import adversarial_accuracy, as_float_images
+from entrobust.evaluation import adversarial_accuracy
 from entrobust.modes import eval_mode
+from entrobust.seeding import seeded
+from entrobust.tensors import as_float_images
 
 #: Trainers whose runs are monitored (their records' ``monitor_overfitting``).
 MONITORED_TRAINERS = tuple(n for n, t in TRAINERS.items() if t.monitor_overfitting)
@@ -121,9 +123,7 @@ class OverfitMonitor:
 
     def pgd_accuracy(self, model: nn.Module) -> float:
         """Fraction of the batch correct both clean and under PGD; no global RNG is consumed."""
-        cuda = [self.x.device.index or 0] if self.x.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda), eval_mode(model):
-            torch.manual_seed(self.seed)
+        with seeded(self.seed, self.x.device), eval_mode(model):
             x_adv = pgd(
                 model,
                 self.x,

@@ -47,9 +47,10 @@ from entrobust.errors import (
     EntrobustError,
     TrainingDivergedError,
 )
-from entrobust.evaluation import accuracy, as_float_images
+from entrobust.evaluation import accuracy
 from entrobust.progress import progress_bar
 from entrobust.statefiles import rewrite_derived_json
+from entrobust.tensors import as_float_images
 from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig

@@ -1,6 +1,7 @@
 """Attack objectives: cross-entropy, the CW margin (FAT's ``cwloss``), smoothed-label CE.
 
-Each takes ``(logits, y)`` and returns the per-example loss to *ascend*.
+Each takes ``(logits, y)`` and returns the per-example loss to *ascend*. (The training losses,
+EntM, label smoothing, TRADES' KL, ..., are in the package :mod:`entrobust.losses`.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Projected gradient ascent on any loss over any threat-model ball (Madry et al., 2018).
 
-PAT's inner maximisation, TRADES' KL inner maximisation, CW-margin PGD and the smoothed-label
+The generic engine :func:`pgd`, shared by training and attacks (the ``Attack`` classes built on
+it, PGD/FGSM/CW, live in :mod:`entrobust.attacks.pgd_attack`). PAT's inner maximisation, TRADES' KL inner maximisation, CW-margin PGD and the smoothed-label
 adaptive attack all call :func:`pgd` and differ only in ``loss_fn``.
 """
 
