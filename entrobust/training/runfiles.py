@@ -101,6 +101,23 @@ def data_dir_hint(data_dir: str | os.PathLike | None) -> str | None:
     return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
 
 
+#: The environment variable that sets the default data directory of every command.
+DATA_ENV = "ENTROBUST_DATA"
+
+
+def default_data_dir() -> str:
+    """``$ENTROBUST_DATA`` if set (and not empty), else ``data``."""
+    return os.environ.get(DATA_ENV) or "data"
+
+
+def data_dir_for(explicit: str | None, metrics: dict[str, Any] | None) -> str:
+    """The data directory for evaluating a run: ``explicit``, the run's own (while it still
+    exists), or :func:`default_data_dir`."""
+    if explicit:
+        return explicit
+    return remembered_data_dir(dict(metrics or {})) or default_data_dir()
+
+
 def remembered_data_dir(metrics: dict[str, Any]) -> str | None:
     """The data directory a run was trained from, if recorded and still a directory."""
     hint = metrics.get("data_dir") if isinstance(metrics, dict) else None
@@ -108,10 +125,13 @@ def remembered_data_dir(metrics: dict[str, Any]) -> str | None:
 
 
 __all__ = [
+    "DATA_ENV",
     "FINAL_KEYS",
     "check_final_payload",
     "check_run_dir",
+    "data_dir_for",
     "data_dir_hint",
+    "default_data_dir",
     "read_metrics",
     "remembered_data_dir",
 ]
