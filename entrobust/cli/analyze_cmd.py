@@ -57,9 +57,6 @@ def _common(p: argparse.ArgumentParser, runs_required: bool = True) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from entrobust.analysis import EPS_CURVE_KS, LAMBDA_GRID, STEPS_CURVE_EPS, STEPS_CURVE_STEPS
-    from entrobust.attacks.adaptive import GAMMAS
-
     p = sub.add_parser(
         "analyze",
         help="analysis figures: eps/steps curves, λ sweep, Jacobian, surfaces, random search",
@@ -67,6 +64,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "runs; see docs/analysis.md.",
     )
     what = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    _add_curves(what)
+    _add_lambda_sweep(what)
+    _add_jacobian_and_surface(what)
+    _add_random_search(what)
+
+
+def _add_curves(what: argparse._SubParsersAction) -> None:
+    """``analyze`` ``eps-curve`` and ``steps-curve`` (Figs. 1-2)."""
+    from entrobust.analysis import EPS_CURVE_KS, STEPS_CURVE_EPS, STEPS_CURVE_STEPS
+    from entrobust.attacks.adaptive import GAMMAS
 
     q = what.add_parser("eps-curve", help="Fig. 1: accuracy vs ε (PGD, step 2/255, k steps)")
     _common(q)
@@ -87,6 +95,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--restarts", type=steps_int, default=1)
     q.set_defaults(func=run_steps_curve)
 
+
+def _add_lambda_sweep(what: argparse._SubParsersAction) -> None:
+    """``analyze`` ``lambda-sweep`` (Fig. 3)."""
+    from entrobust.analysis import LAMBDA_GRID
+
     q = what.add_parser("lambda-sweep", help="Fig. 3: train one run per λ; clean and PGD acc.")
     _common(q, runs_required=False)
     q.add_argument("--dataset", type=plain_name, help="dataset (default: that of --run)")
@@ -101,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_progress_option(q)
     q.set_defaults(func=run_lambda_sweep)
 
+
+def _add_jacobian_and_surface(what: argparse._SubParsersAction) -> None:
+    """``analyze`` ``jacobian`` (Table 4, Fig. 4) and ``surface`` (Figs. 5-6)."""
     q = what.add_parser("jacobian", help="Table 4 + Fig. 4: margins, ‖J‖₂, Q_f, distortion")
     _common(q)
     q.add_argument("--attack", default="l2pgd20-0.5", help="bounded L2 attack (X_adv of Q_f)")
@@ -116,6 +132,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--radius", type=positive_float, default=0.04, help="largest |ε₁|, |ε₂|")
     q.set_defaults(func=run_surface)
 
+
+def _add_random_search(what: argparse._SubParsersAction) -> None:
+    """``analyze`` ``random-search`` (Table 10)."""
     q = what.add_parser("random-search", help="Table 10: random search on PGD survivors")
     _common(q)
     q.add_argument("--pgd", default="pgd10-8", help="the PGD attack whose survivors are searched")

@@ -77,6 +77,27 @@ def _print_estimate(configs, cells, restarts: int) -> None:
     )
 
 
+def _print_plan(head: str, plan, seeds, repeats: int, args: argparse.Namespace) -> None:
+    """``--dry-run`` of a grid table: the models, their training, the rows, cells, estimate."""
+    configs = [*plan.configs.values(), *plan.proxies.values()]
+    print(
+        f"{head}, profile {args.profile}, "
+        f"seeds {','.join(map(str, seeds))}, {repeats} attack repeat(s)"
+    )
+    print(
+        f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
+        f"{len({c.hash for c in plan.proxies.values()})} black-box proxies)"
+    )
+    for cfg in sorted({c.hash: c for c in configs}.values(), key=lambda c: c.run_name):
+        print(
+            f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
+            f"{cfg.lr}, milestones {list(cfg.milestones)}"
+        )
+    print(f"  attack rows: {len(plan.rows)} ({', '.join(r.label for r in plan.rows)})")
+    print(f"  cells: {len(plan.cells)}")
+    _print_estimate(configs, plan.cells, args.restarts)
+
+
 def run(args: argparse.Namespace) -> int:
     n = args.table
     if n == 5:
@@ -109,23 +130,7 @@ def run(args: argparse.Namespace) -> int:
             cascade_eps=args.cascade_eps,
         )
         if args.dry_run:
-            configs = [*plan.configs.values(), *plan.proxies.values()]
-            print(
-                f"Table {n} — {dataset} ({arch}), profile {args.profile}, "
-                f"seeds {','.join(map(str, seeds))}, {repeats} attack repeat(s)"
-            )
-            print(
-                f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
-                f"{len({c.hash for c in plan.proxies.values()})} black-box proxies)"
-            )
-            for cfg in sorted({c.hash: c for c in configs}.values(), key=lambda c: c.run_name):
-                print(
-                    f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
-                    f"{cfg.lr}, milestones {list(cfg.milestones)}"
-                )
-            print(f"  attack rows: {len(plan.rows)} ({', '.join(r.label for r in plan.rows)})")
-            print(f"  cells: {len(plan.cells)}")
-            _print_estimate(configs, plan.cells, args.restarts)
+            _print_plan(f"Table {n} — {dataset} ({arch})", plan, seeds, repeats, args)
             continue
         result = run_plan(plan, out / dataset, args)
         if result is None:
