@@ -25,9 +25,18 @@ import torch
 from entrobust.errors import CheckpointError
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException, limit: int = 120) -> str:
+    """The first line of an error's message (at most ``limit`` characters; the error's type
+    name when the message is empty), for one-line error messages.
+
+    Example:
+        >>> first_line(RuntimeError("size mismatch\\nfull details ..."))
+        'size mismatch'
+        >>> first_line(KeyError())
+        'KeyError'
+    """
     text = str(err).strip()
-    return text.splitlines()[0][:120] if text else type(err).__name__
+    return text.splitlines()[0][:limit] if text else type(err).__name__
 
 
 def describe_failure(path: Path, err: BaseException) -> str:
@@ -48,13 +57,13 @@ def describe_failure(path: Path, err: BaseException) -> str:
     if not head:
         return "is empty (a truncated or corrupt file)"
     if head[:2] != b"PK" and head[:1] != b"\x80":  # neither a zip archive nor a pickle
-        return f"is corrupt or not a PyTorch file ({_first_line(err)})"
+        return f"is corrupt or not a PyTorch file ({first_line(err)})"
     if isinstance(err, pickle.UnpicklingError) and "weights only" in str(err).lower():
         return (
             "is not a weights-only checkpoint: it holds Python objects that entrobust does not "
             "unpickle (nothing in it was run)"
         )
-    return f"is truncated or corrupt ({_first_line(err)})"
+    return f"is truncated or corrupt ({first_line(err)})"
 
 
 def load_checkpoint(

@@ -325,7 +325,7 @@ def test_analyze_random_search_cli_default_out_dir(runs):
             "--samples",
             "50",
             "--eps",
-            "32",
+            "32/255",
             "--pgd",
             "pgd10-32",
             "--restarts",

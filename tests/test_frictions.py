@@ -3,14 +3,13 @@ non-paper reproduce says so above Δ, multi-run analyses get their own folder.""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
 
+from entrobust.analysis.pipelines import default_out_dir
 from entrobust.bench.reproduce import comparison_markdown
 from entrobust.bench.table import Table
-from entrobust.cli.analyze_cmd import _out_dir
 from entrobust.cli.main import main
 
 
@@ -35,8 +34,6 @@ def test_non_paper_profile_is_stated_above_the_delta_column():
 
 def test_analysis_over_several_runs_goes_to_a_folder_named_after_the_set(tmp_path):
     a, b = str(tmp_path / "runs" / "run-a"), str(tmp_path / "runs" / "run-b")
-    several = argparse.Namespace(out=None, runs=[a, b])
-    assert _out_dir(several) == tmp_path / "runs" / "analysis" / "run-a+run-b"
-    one = argparse.Namespace(out=None, runs=[a])
-    assert _out_dir(one) == Path(a) / "analysis"
-    assert _out_dir(argparse.Namespace(out="x", runs=[a, b])) == Path("x")
+    assert default_out_dir([a, b]) == tmp_path / "runs" / "analysis" / "run-a+run-b"
+    assert default_out_dir([a]) == Path(a) / "analysis"
+    assert default_out_dir([a, b], out="x") == Path("x")

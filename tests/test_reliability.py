@@ -403,10 +403,12 @@ def _k(name: str) -> list[str]:
         (["analyze", "surface", "--run", "R", "--radius", "0"], "must be > 0"),
         (["analyze", "surface", "--run", "R", "--radius", "-1"], "must be > 0"),
         (["analyze", "surface", "--run", "R", "--index", ","], "expected at least one"),
-        (["analyze", "random-search", "--run", "R", "--eps", "0"], "must lie in [1, 255]"),
+        (["analyze", "random-search", "--run", "R", "--eps", "0"], "ε must be > 0"),
+        (["analyze", "random-search", "--run", "R", "--eps", "8"], "did you mean 8/255?"),
         (["analyze", "lambda-sweep", "--dataset", "digits", "--lams", ""], "expected at least"),
         (["audit", "--run", "R", "--checks", "bogus"], "unknown check(s) bogus"),
-        (["audit", "--run", "R", "--eps", "0"], "must lie in [1, 255]"),
+        (["audit", "--run", "R", "--eps", "0"], "ε must be > 0"),
+        (["audit", "--run", "R", "--eps", "8"], "did you mean 8/255?"),
     ],
 )
 def test_bad_option_is_one_line_exit_2_before_any_work(argv, needle, capsys, tmp_path):

@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 
 from entrobust.attacks import AttackOptions, get_attack
-from entrobust.data import load_dataset
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import accuracy, robust_accuracy
 from entrobust.training import TrainConfig, make_config, train
+from entrobust.training.rundir import load_run_data
 
 LAMBDA_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 SWEEP_DEFENSES: tuple[str, ...] = ("pat-entm", "entm", "trades-entm")
@@ -92,13 +92,7 @@ def lambda_sweep(
     rows = []
     for config in configs:
         run = train(config, runs_dir=runs_dir, data_dir=data_dir, device=device, progress=progress)
-        data = load_dataset(
-            config.dataset,
-            data_dir=data_dir,
-            train_size=config.train_size,
-            test_size=test_size or config.test_size,
-            seed=config.data_seed,
-        )
+        data = load_run_data(run, data_dir, test_size=test_size)
         atk = get_attack(attack, AttackOptions(restarts=restarts, seed=seed))
         torch.manual_seed(seed)
         row = {

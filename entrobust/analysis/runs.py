@@ -10,7 +10,7 @@ from pathlib import Path
 from entrobust.data import DatasetSplits, subset
 from entrobust.errors import InvalidValueError
 from entrobust.training import TrainConfig, TrainedRun, load_run
-from entrobust.training.runner import load_run_data
+from entrobust.training.rundir import load_run_data
 
 
 @dataclass

@@ -3,25 +3,34 @@
 Tables 1–3, 6–9, 11–13 are attack grids: they run through the bench with the paper's
 datasets, architectures, defenses and rows (read from the paper's own ``results.csv``), and
 print ours beside the paper's with Δ = ours − paper. Table 5 is the training settings (our
-``paper`` profile is compared with it). Tables 4 and 10 are analyses: they dispatch to
-``entrobust analyze jacobian`` and ``entrobust analyze random-search``. Cells where the
+``paper`` profile is compared with it). Tables 4 and 10 are analyses: they train the models
+of :data:`ANALYSIS_MODELS` and run the pipelines of ``entrobust analyze jacobian`` and
+``entrobust analyze random-search`` (:func:`run_analysis_table`). Cells where the
 paper's tables disagree with each other are marked † and listed under the table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from entrobust.bench.grid import Row
 from entrobust.errors import InvalidValueError
 from entrobust.paperdata import discrepancies, paper_results
+from entrobust.training import TrainConfig, make_config, train
+
+if TYPE_CHECKING:
+    from entrobust.analysis.pipelines import AnalysisResult
 
 #: The tables this command knows.
 TABLES = tuple(range(1, 14))
 ANALYSIS_TABLES = {4: "jacobian", 10: "random-search"}
+#: The models each analysis table needs (CIFAR-10 ResNet18 in the paper).
+ANALYSIS_MODELS = {4: ("normal", "entm", "pat", "pat-entm"), 10: ("entm", "adp", "ls", "pat")}
 
 
 @dataclass
@@ -156,3 +165,63 @@ def table5_markdown() -> str:
             f"{s.weight_decay} | {r.momentum} / {s.momentum} |"
         )
     return "\n".join(out) + "\n"
+
+
+def analysis_configs(
+    number: int,
+    dataset: str,
+    *,
+    profile: str = "paper",
+    seeds: Sequence[int] = (0,),
+    data_dir: str | Path = "data",
+    overrides: dict[str, Any] | None = None,
+) -> list[TrainConfig]:
+    """The training configs of analysis Table ``number`` (4 or 10): every seed × model.
+
+    Example:
+        >>> [c.defense for c in analysis_configs(10, "digits", profile="ci")]
+        ['entm', 'adp', 'ls', 'pat']
+    """
+    if number not in ANALYSIS_TABLES:
+        raise InvalidValueError(f"Table {number} is not an analysis table (4 or 10)")
+    return [
+        make_config(dataset, d, profile=profile, seed=s, data_dir=data_dir, **(overrides or {}))
+        for s in seeds
+        for d in ANALYSIS_MODELS[number]
+    ]
+
+
+def run_analysis_table(
+    number: int,
+    configs: Sequence[TrainConfig],
+    out: str | Path,
+    *,
+    runs_dir: str | Path = "runs",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> AnalysisResult:
+    """Train (or reuse) ``configs``, then run Table ``number``'s analysis (the defaults of
+    ``entrobust analyze jacobian`` / ``random-search``) on them, writing into ``out``."""
+    from entrobust.analysis.pipelines import (
+        EvalSettings,
+        jacobian_table_analysis,
+        random_search_analysis,
+    )
+
+    runs = [
+        train(
+            c,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            progress=progress,
+        ).run_dir
+        for c in configs
+    ]
+    settings = EvalSettings(data_dir=str(data_dir), device=device)
+    if number == 4:
+        return jacobian_table_analysis(runs, settings=settings, out=out)
+    return random_search_analysis(runs, settings=settings, out=out)

@@ -54,6 +54,42 @@ def fraction(text: str) -> float:
     return _number(text)
 
 
+def eps_fraction(text: str) -> float:
+    """A perturbation budget ε as a fraction of the [0, 1] pixel range, in (0, 1]: ``8/255``
+    or ``0.0314``. A pixel count such as ``8`` is refused with the fraction it likely meant.
+
+    Example:
+        >>> eps_fraction("8/255") == 8 / 255, eps_fraction("0.0314")
+        (True, 0.0314)
+        >>> eps_fraction("8")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: ε is a fraction of the [0, 1] pixel range, so 8 is too large; did you mean 8/255?
+    """
+    value = _number(text)
+    if value > 1:
+        hint = f"did you mean {text.strip()}/255?" if value <= 255 else "e.g. 8/255"
+        raise argparse.ArgumentTypeError(
+            f"ε is a fraction of the [0, 1] pixel range, so {text.strip()} is too large; {hint}"
+        )
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"ε must be > 0 (a fraction of the pixel range, e.g. 8/255), got {text.strip()}"
+        )
+    return value
+
+
+def eps_text(eps: float) -> str:
+    """ε for display: ``k/255`` when it is one (to 1e-6), else the number.
+
+    Example:
+        >>> eps_text(8 / 255), eps_text(0.0314)
+        ('8/255', '0.0314')
+    """
+    k = round(eps * 255)
+    return f"{k}/255" if k and abs(eps * 255 - k) < 1e-6 else f"{eps:g}"
+
+
 def finite_float(text: str) -> float:
     """Any finite number (``nan`` and ``inf`` are refused)."""
     return _number(text)
@@ -200,6 +236,24 @@ def float_list_in(
         return values
 
     return convert
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    """Comma-separated finite numbers ≥ 0 (fractions allowed), e.g. ``0,0.5,1,2``.
+
+    Example:
+        >>> float_list("0,1/2,2")
+        (0.0, 0.5, 2.0)
+    """
+    return float_list_in(0.0, 1e6, "numbers")(text)
+
+
+#: A grid of ε's written as k in ε = k/255 (``--ks``, ``--eps-list``, ``--cascade-eps``).
+k_list = int_list_in(1, 255, "k in ε = k/255")
+#: Step counts (``--steps``).
+steps_list = int_list_in(1, MAX_STEPS, "step counts")
+#: Test-set indices (``--index``).
+index_list = int_list_in(0, 2**31 - 1, "test-set indices")
 
 
 def name_list(text: str) -> tuple[str, ...]:

@@ -18,17 +18,8 @@ from pathlib import Path
 from entrobust.atomic import write_json
 from entrobust.attacks import AttackOptions, TransferAttack, get_attack
 from entrobust.attacks.validate import check_attack
-from entrobust.cli.argtypes import (
-    device_arg,
-    dir_arg,
-    name_list,
-    path_arg,
-    positive_int,
-    seed,
-    steps_int,
-    unit_float,
-)
-from entrobust.cli.datadir import DATA_ENV
+from entrobust.cli.argtypes import name_list, path_arg, steps_int, unit_float
+from entrobust.cli.options import add_eval_options, add_progress_option
 from entrobust.cli.target import Target, add_model_options, check_model_options, load_target
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import robust_flags
@@ -70,17 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.005,
         help="std of the Gaussian start (paper: N(0, 0.005), read as std)",
     )
-    p.add_argument("--test-size", type=positive_int, help="evaluate on a stratified subset")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--seed", type=seed, default=0, help="seed of the random starts")
-    p.add_argument(
-        "--data-dir",
-        type=dir_arg,
-        help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV}, "
-        "else ./data)",
-    )
-    p.add_argument("--device", type=device_arg, default="auto")
-    p.add_argument("--no-progress", action="store_true", help="hide progress")
+    add_eval_options(p)
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 

@@ -13,16 +13,15 @@ import time
 from pathlib import Path
 
 from entrobust.cli.argtypes import (
-    device_arg,
     dir_arg,
+    eps_fraction,
+    eps_text,
     int_range,
     name_list,
     path_arg,
-    positive_int,
-    seed,
     steps_int,
 )
-from entrobust.cli.datadir import DATA_ENV
+from entrobust.cli.options import add_eval_options, add_progress_option
 from entrobust.cli.target import add_model_options, check_model_options
 
 
@@ -59,11 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=dir_arg, help="directory for audit.md/audit.json (default: the run dir)"
     )
-    p.add_argument("--test-size", type=positive_int, help="audit a stratified test subset")
     p.add_argument(
         "--eps",
-        type=int_range(1, 255, "k"),
-        help="ε = k/255 (default: the run's training ε; the dataset's for --model)",
+        type=eps_fraction,
+        help="ε, a fraction, e.g. 8/255 (default: the run's training ε; the dataset's for --model)",
     )
     p.add_argument(
         "--samples",
@@ -73,16 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--restarts", type=steps_int, default=5, help="PGD restarts (paper: 5)")
     p.add_argument("--checks", type=check_list, help=f"subset of: {', '.join(CHECK_KEYS)}")
-    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument(
-        "--data-dir",
-        type=dir_arg,
-        help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV})",
-    )
-    p.add_argument("--device", type=device_arg, default="auto")
-    p.add_argument("--no-progress", action="store_true", help="hide progress")
+    add_eval_options(p)
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -95,18 +86,16 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     check_model_options(args)
-    if args.eps is not None and args.eps > 255:
-        raise InvalidValueError(f"--eps is k in ε = k/255 and must be ≤ 255, got {args.eps}")
     target = load_target(args, args.test_size)
     proxy = load_run(args.proxy, args.device) if args.proxy else None
     if proxy is not None and proxy.config.dataset != target.dataset:
         raise InvalidValueError(
             f"proxy was trained on {proxy.config.dataset}, target on {target.dataset}"
         )
-    k = args.eps if args.eps is not None else round(target.at_eps * 255)
+    eps = args.eps if args.eps is not None else round(target.at_eps * 255) / 255
     data = target.data
     settings = AuditSettings(
-        eps=k / 255,
+        eps=eps,
         restarts=args.restarts,
         samples=args.samples,
         seed=args.seed,
@@ -119,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         "dataset": target.dataset,
         "defense": target.run.config.defense if target.run else None,
     }
-    print(f"auditing {meta['model']} on {len(data.x_test)} test points at ε = {k}/255")
+    print(f"auditing {meta['model']} on {len(data.x_test)} test points at ε = {eps_text(eps)}")
     report = run_audit(
         target.model,
         data.x_test,

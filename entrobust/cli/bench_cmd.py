@@ -23,13 +23,11 @@ from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
     add_cascade_options,
-    attack_options,
-    seeds_and_repeats,
-)
-from entrobust.cli.train_cmd import (
     add_data_options,
     add_runtime_options,
+    attack_options,
     runtime_from_args,
+    seeds_and_repeats,
     training_overrides,
 )
 from entrobust.errors import InvalidValueError
@@ -149,7 +147,7 @@ def run_plan(plan: BenchPlan, out: Path, args: argparse.Namespace) -> BenchResul
     )
     if args.train_only:
         _, trained, reused = train_models(plan_models(plan, args.shard, spread=True), **train_kw)
-        if not distributed.launched().rank:  # under torchrun, rank 0 reports
+        if distributed.is_main_process():  # under torchrun, rank 0 reports
             print(models_line(trained, reused, args.runs_dir))
         return None
     if args.merge:

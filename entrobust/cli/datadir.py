@@ -6,6 +6,9 @@ Commands that train (``train``, ``bench``, ``reproduce``, ``analyze lambda-sweep
 hint recorded in its ``metrics.json``, used while it still exists), then ``$ENTROBUST_DATA``,
 then ``./data``.
 
+The rule lives in the library (:mod:`entrobust.training.runfiles`), so that the analysis
+pipelines follow it too.
+
 Example:
     >>> import os
     >>> os.environ.pop(DATA_ENV, None) and None
@@ -17,23 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
+from entrobust.training.runfiles import DATA_ENV, data_dir_for, default_data_dir
 
-from entrobust.training.runfiles import remembered_data_dir
-
-#: The environment variable that sets the default data directory of every command.
-DATA_ENV = "ENTROBUST_DATA"
-
-
-def default_data_dir() -> str:
-    """``$ENTROBUST_DATA`` if set (and not empty), else ``data``."""
-    return os.environ.get(DATA_ENV) or "data"
-
-
-def data_dir_for(explicit: str | None, metrics: Mapping[str, Any] | None) -> str:
-    """The data directory for evaluating a run: ``explicit``, the run's own, or the default."""
-    if explicit:
-        return explicit
-    return remembered_data_dir(dict(metrics or {})) or default_data_dir()
+__all__ = ["DATA_ENV", "data_dir_for", "default_data_dir"]

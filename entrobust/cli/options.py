@@ -1,18 +1,181 @@
-"""Options shared by ``bench`` and ``reproduce``: the attacks' settings and training overrides.
+"""Options shared by several commands, declared once.
 
-Everything here changes numbers, so every option enters the identity of what it changes: the
-attack options the attack's config hash (hence the result cells), the training overrides the
-run's config hash (hence a run trained with an override is found and reused, not retrained).
+* where data and runs live, the device, progress (:func:`add_data_options` for commands that
+  train; :func:`add_eval_options` for commands that evaluate a trained run);
+* GPU speed options that change nothing computed (:func:`add_runtime_options`);
+* every training override (:func:`add_train_overrides`, read back by
+  :func:`training_overrides`);
+* the attacks' settings of ``bench`` and ``reproduce`` (:func:`add_attack_options`).
+
+The overrides and attack settings change numbers, so each enters the identity of what it
+changes: the attack options the attack's config hash (hence the result cells), the training
+overrides the run's config hash (hence a run trained with an override is found and reused, not
+retrained).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from entrobust.attacks import AttackOptions
 from entrobust.attacks.threat import INITS
-from entrobust.cli.argtypes import int_list_in, nonneg_float, positive_int, seed
-from entrobust.cli.train_cmd import add_train_overrides
+from entrobust.cli.argtypes import (
+    decay_factor,
+    device_arg,
+    dir_arg,
+    eps_fraction,
+    finite_float,
+    fraction,
+    int_list,
+    int_range,
+    k_list,
+    momentum,
+    nonneg_float,
+    positive_float,
+    positive_int,
+    seed,
+    steps_int,
+    unit_float,
+)
+from entrobust.cli.datadir import DATA_ENV, default_data_dir
+from entrobust.training.runner import Runtime
+
+#: Every training hyperparameter the command line overrides: each option ``--a-b`` is the
+#: :class:`~entrobust.training.TrainConfig` field ``a_b``.
+OVERRIDES = (
+    "arch",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "milestones",
+    "lr_decay",
+    "lam",
+    "gamma",
+    "alpha",
+    "beta",
+    "at_eps",
+    "at_step",
+    "at_steps",
+    "inner",
+    "adp_members",
+    "adp_alpha",
+    "adp_beta",
+    "train_size",
+    "precision",
+    "test_size",
+    "data_seed",
+)
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """Where datasets and runs live, the device and progress: every command that trains."""
+    p.add_argument(
+        "--data-dir",
+        type=dir_arg,
+        default=default_data_dir(),
+        help=f"where datasets / NAME.npz live (default: ${DATA_ENV}, else ./data)",
+    )
+    p.add_argument("--download", action="store_true", help="let torchvision download missing data")
+    p.add_argument(
+        "--runs-dir", type=dir_arg, default="runs", help="where runs are cached (default: ./runs)"
+    )
+    add_device_option(p)
+    add_progress_option(p)
+
+
+def add_train_overrides(p: argparse.ArgumentParser, batch_flag: str = "--batch-size") -> None:
+    """Every training hyperparameter, typed; unset ones keep the profile/dataset default.
+
+    ``batch_flag`` names the training batch size's option (``--train-batch-size`` where the
+    command also has an attack batch size); it always lands in ``args.batch_size``.
+    """
+    g = p.add_argument_group(
+        "overrides (default: the profile's and the paper's per-dataset values)"
+    )
+    g.add_argument("--arch", type=str, help="model architecture (see `entrobust list`)")
+    g.add_argument("--epochs", type=steps_int)
+    g.add_argument(batch_flag, dest="batch_size", type=positive_int, help="training batch size")
+    g.add_argument("--lr", type=positive_float)
+    g.add_argument("--momentum", type=momentum, help="SGD momentum in [0, 1)")
+    g.add_argument("--weight-decay", type=nonneg_float)
+    g.add_argument("--milestones", type=int_list, help="LR decay epochs, e.g. 60,84,100")
+    g.add_argument("--lr-decay", type=decay_factor, help="LR decay factor in (0, 1]")
+    g.add_argument("--lam", type=finite_float, help="EntM λ")
+    g.add_argument("--gamma", type=unit_float, help="label-smoothing γ in [0, 1]")
+    g.add_argument("--alpha", type=unit_float, help="PAT clean-loss weight α in [0, 1]")
+    g.add_argument("--beta", type=nonneg_float, help="TRADES β (default 3) or MART β (default 6)")
+    g.add_argument("--at-eps", type=eps_fraction, help="training ε, a fraction: e.g. 8/255")
+    g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255 (fast: 1.25·ε)")
+    g.add_argument("--at-steps", type=steps_int, help="training PGD steps")
+    g.add_argument(
+        "--inner",
+        choices=["ce", "objective"],
+        help="loss the inner max of PAT/MART/fast ascends: objective (Eqn. 5, default) or ce",
+    )
+    g.add_argument("--adp-members", type=int_range(2, 100))
+    g.add_argument("--adp-alpha", type=nonneg_float)
+    g.add_argument("--adp-beta", type=nonneg_float)
+    g.add_argument("--train-size", type=positive_int, help="stratified training subset")
+    g.add_argument("--test-size", type=positive_int, help="stratified test subset")
+    g.add_argument("--data-seed", type=seed, help="seed of the subsets")
+    g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast for training")
+
+
+def add_runtime_options(p: argparse.ArgumentParser) -> None:
+    """Speed options that do not change what is computed (not part of the config hash)."""
+    g = p.add_argument_group("runtime (GPU speed; results unchanged)")
+    g.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    g.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning")
+    g.add_argument("--compile", action="store_true", help="torch.compile the training model")
+
+
+def runtime_from_args(args: argparse.Namespace) -> Runtime:
+    """The :class:`Runtime` an argparse namespace asks for."""
+    return Runtime(
+        channels_last=args.channels_last, cudnn_benchmark=args.cudnn_benchmark, compile=args.compile
+    )
+
+
+def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The training overrides given on the command line (unset ones omitted)."""
+    return {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
+
+
+def add_device_option(p: argparse.ArgumentParser) -> None:
+    """``--device``: where to compute."""
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="auto",
+        help="auto (CUDA if present), cpu, cuda, cuda:N",
+    )
+
+
+def add_progress_option(p: argparse.ArgumentParser) -> None:
+    """``--no-progress``."""
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_eval_options(
+    p: argparse.ArgumentParser, *, seed_help: str = "seed of the random starts"
+) -> None:
+    """Options of every command that evaluates a trained run (or any model): ``--data-dir``
+    (default: where the run was trained), ``--device``, ``--test-size``, ``--batch-size``,
+    ``--seed``."""
+    p.add_argument(
+        "--data-dir",
+        type=dir_arg,
+        help=f"where the dataset lives (default: where the run was trained, else ${DATA_ENV}, "
+        "else ./data)",
+    )
+    add_device_option(p)
+    p.add_argument("--test-size", type=positive_int, help="evaluate on a stratified test subset")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="evaluation batch size")
+    p.add_argument("--seed", type=seed, default=0, help=seed_help)
+
 
 #: The paper's averaging protocol: "3 models … each PGD repeated 3 times".
 PAPER_SEEDS = (0, 1, 2)
@@ -55,8 +218,8 @@ def add_cascade_options(p: argparse.ArgumentParser, default: bool | None) -> Non
     )
     p.add_argument(
         "--cascade-eps",
-        type=int_list_in(1, 255, "ε's (k in k/255)"),
-        help="ε's (k) of the cascade, e.g. 16,32,64 (default: up to 2x the training ε with "
+        type=k_list,
+        help="the cascade's ε grid as k in ε = k/255, e.g. 16,32,64 (default: up to 2x the training ε with "
         "--profile paper, the training ε otherwise)",
     )
 

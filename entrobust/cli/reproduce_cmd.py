@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from entrobust.bench.claims import report_claims
 from entrobust.bench.estimate import THROUGHPUT, estimate, estimate_lines
 from entrobust.bench.reproduce import (
     ANALYSIS_TABLES,
+    analysis_configs,
     comparison_markdown,
+    run_analysis_table,
     table5_markdown,
     table_spec,
 )
 from entrobust.bench.runner import plan_bench
+from entrobust.cli.analyze_cmd import print_result
 from entrobust.cli.argtypes import dir_arg, seed_list
 from entrobust.cli.bench_cmd import add_job_options, check_job_options, run_plan
 from entrobust.cli.options import (
     add_attack_options,
     add_bench_overrides,
     add_cascade_options,
+    add_data_options,
+    add_runtime_options,
     attack_options,
     seeds_and_repeats,
+    training_overrides,
 )
-from entrobust.cli.train_cmd import add_data_options, add_runtime_options, training_overrides
 from entrobust.paperdata import paper_table
-from entrobust.training import PROFILES, make_config, train
-
-#: The models each analysis table needs (CIFAR-10 ResNet18 in the paper).
-ANALYSIS_MODELS = {4: ("normal", "entm", "pat", "pat-entm"), 10: ("entm", "adp", "ls", "pat")}
+from entrobust.training import PROFILES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +77,27 @@ def _print_estimate(configs, cells, restarts: int) -> None:
     )
 
 
+def _print_plan(head: str, plan, seeds, repeats: int, args: argparse.Namespace) -> None:
+    """``--dry-run`` of a grid table: the models, their training, the rows, cells, estimate."""
+    configs = [*plan.configs.values(), *plan.proxies.values()]
+    print(
+        f"{head}, profile {args.profile}, "
+        f"seeds {','.join(map(str, seeds))}, {repeats} attack repeat(s)"
+    )
+    print(
+        f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
+        f"{len({c.hash for c in plan.proxies.values()})} black-box proxies)"
+    )
+    for cfg in sorted({c.hash: c for c in configs}.values(), key=lambda c: c.run_name):
+        print(
+            f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
+            f"{cfg.lr}, milestones {list(cfg.milestones)}"
+        )
+    print(f"  attack rows: {len(plan.rows)} ({', '.join(r.label for r in plan.rows)})")
+    print(f"  cells: {len(plan.cells)}")
+    _print_estimate(configs, plan.cells, args.restarts)
+
+
 def run(args: argparse.Namespace) -> int:
     n = args.table
     if n == 5:
@@ -106,23 +130,7 @@ def run(args: argparse.Namespace) -> int:
             cascade_eps=args.cascade_eps,
         )
         if args.dry_run:
-            configs = [*plan.configs.values(), *plan.proxies.values()]
-            print(
-                f"Table {n} — {dataset} ({arch}), profile {args.profile}, "
-                f"seeds {','.join(map(str, seeds))}, {repeats} attack repeat(s)"
-            )
-            print(
-                f"  models: {plan.models} ({len(plan.configs)} defense×seed runs + "
-                f"{len({c.hash for c in plan.proxies.values()})} black-box proxies)"
-            )
-            for cfg in sorted({c.hash: c for c in configs}.values(), key=lambda c: c.run_name):
-                print(
-                    f"    {cfg.run_name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr "
-                    f"{cfg.lr}, milestones {list(cfg.milestones)}"
-                )
-            print(f"  attack rows: {len(plan.rows)} ({', '.join(r.label for r in plan.rows)})")
-            print(f"  cells: {len(plan.cells)}")
-            _print_estimate(configs, plan.cells, args.restarts)
+            _print_plan(f"Table {n} — {dataset} ({arch})", plan, seeds, repeats, args)
             continue
         result = run_plan(plan, out / dataset, args)
         if result is None:
@@ -140,16 +148,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _analysis_table(n: int, args: argparse.Namespace, out: Path) -> int:
-    from entrobust.cli.main import main
-
     dataset = args.dataset or "cifar10"
     seeds, _ = seeds_and_repeats(args)
-    overrides = training_overrides(args)
-    configs = [
-        make_config(dataset, d, profile=args.profile, seed=s, data_dir=args.data_dir, **overrides)
-        for s in seeds
-        for d in ANALYSIS_MODELS[n]
-    ]
+    configs = analysis_configs(
+        n,
+        dataset,
+        profile=args.profile,
+        seeds=seeds,
+        data_dir=args.data_dir,
+        overrides=training_overrides(args),
+    )
     what = ANALYSIS_TABLES[n]
     print(
         f"Table {n} → `entrobust analyze {what}` on {dataset}: "
@@ -160,30 +168,18 @@ def _analysis_table(n: int, args: argparse.Namespace, out: Path) -> int:
             print(f"    {cfg.run_name}: {cfg.epochs} epochs")
         _print_estimate(configs, [], args.restarts)
         return 0
-    runs = [
-        train(
-            c,
-            runs_dir=args.runs_dir,
-            data_dir=args.data_dir,
-            download=args.download,
-            device=args.device,
-            progress=not args.no_progress,
-        ).run_dir
-        for c in configs
-    ]
-    argv = [
-        "analyze",
-        what,
-        "--runs",
-        ",".join(map(str, runs)),
-        "--out",
-        str(out),
-        "--data-dir",
-        args.data_dir,
-        "--device",
-        args.device,
-    ]
-    code = main(argv)
+    t0 = time.perf_counter()
+    result = run_analysis_table(
+        n,
+        configs,
+        out,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print_result(result, t0)
     print(f"\nThe paper's Table {n} (CIFAR-10 ResNet18), for comparison:")
     print(paper_table(f"table{n}").to_string(index=False))
-    return code
+    return 0

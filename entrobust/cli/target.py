@@ -88,9 +88,7 @@ def load_target(args: argparse.Namespace, test_size: int | None = None) -> Targe
             out_dir,
             stem,
         )
-    from entrobust.training import load_run
-    from entrobust.training.runfiles import load_checkpoint_file
-    from entrobust.training.runner import load_run_data
+    from entrobust.training.rundir import load_checkpoint_file, load_run, load_run_data
 
     checkpoint = getattr(args, "checkpoint", None)
     run = load_checkpoint_file(checkpoint, args.device) if checkpoint else None

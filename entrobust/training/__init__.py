@@ -8,7 +8,8 @@ from entrobust.training.profiles import (
     Schedule,
     resolve_schedule,
 )
-from entrobust.training.runner import TrainedRun, is_complete, load_run, run_dir_for, train
+from entrobust.training.rundir import TrainedRun, is_complete, load_run, run_dir_for
+from entrobust.training.runner import train
 
 __all__ = [
     "PAPER_TABLE5",

@@ -55,6 +55,11 @@ def launched() -> DistContext:
     return DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def is_main_process() -> bool:
+    """Whether this process reports (rank 0 under torchrun; always when not launched by it)."""
+    return launched().is_main
+
+
 def setup(device: torch.device | None) -> DistContext:
     """Join the process group when launched by torchrun; a no-op otherwise."""
     ctx = launched()

@@ -1,4 +1,5 @@
-"""The files of a run directory, read without trusting them, and checkpoints given by path.
+"""The files of a run directory, read without trusting them (loading a run or a checkpoint
+given by path: :mod:`entrobust.training.rundir`).
 
 * ``metrics.json`` marks a finished run: a bad one is refused (one line naming it), never
   silently retrained over — it records the history and accuracy of a finished training;
@@ -22,16 +23,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from entrobust.checkpoint import load_checkpoint
-from entrobust.errors import CheckpointError, EntrobustError
+from entrobust.errors import CheckpointError
 from entrobust.statefiles import check_run_dir, read_json
-
-if TYPE_CHECKING:
-    from entrobust.training.runner import TrainedRun
 
 #: The keys of an entrobust checkpoint (``final.pt``).
 FINAL_KEYS = ("model", "config", "spec")
@@ -94,41 +91,6 @@ def check_final_payload(payload: Any, path: Path, remedy: str) -> dict[str, Any]
     )
 
 
-def final_parts(payload: dict[str, Any], path: Path, remedy: str) -> tuple[Any, Any]:
-    """``(TrainConfig, DatasetSpec)`` of a checked ``final.pt`` payload."""
-    from entrobust.training.config import TrainConfig
-    from entrobust.training.runner import spec_from_dict
-
-    try:
-        return TrainConfig.from_dict(payload["config"]), spec_from_dict(payload["spec"])
-    except (KeyError, TypeError, ValueError, AttributeError, EntrobustError) as err:
-        raise CheckpointError(f"{path} lacks a valid config or spec ({err}); {remedy}") from None
-
-
-def load_checkpoint_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedRun:
-    """Load any entrobust checkpoint given by path: a run's ``final.pt`` or a copy of one.
-
-    A ``final.pt`` inside a finished run directory loads as that run (with its metrics);
-    anything else in the documented format loads on its own (``run_dir`` = its folder, empty
-    metrics). Other files are refused with one line saying what they are.
-    """
-    from entrobust.device import resolve_device
-    from entrobust.training.runner import TrainedRun, _restore_model, is_complete, load_run
-
-    path = Path(path)
-    if not path.is_file():
-        what = "a directory (pass --run for a run directory)" if path.is_dir() else "missing"
-        raise CheckpointError(f"checkpoint {path} is {what}")
-    if path.name == "final.pt" and is_complete(path.parent):
-        return load_run(path.parent, device)
-    remedy = "pass a run's final.pt or a file in that format"
-    payload = check_final_payload(load_checkpoint(path, remedy=remedy), path, remedy)
-    config, spec = final_parts(payload, path, remedy)
-    model = _restore_model(config, spec, payload["model"], path)
-    dev = resolve_device(str(device))
-    return TrainedRun(path.parent, config, model.to(dev).eval(), {}, cached=True)
-
-
 def data_dir_hint(data_dir: str | os.PathLike | None) -> str | None:
     """The absolute form of the data directory a run is trained from (stored in its metrics).
 
@@ -139,6 +101,23 @@ def data_dir_hint(data_dir: str | os.PathLike | None) -> str | None:
     return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
 
 
+#: The environment variable that sets the default data directory of every command.
+DATA_ENV = "ENTROBUST_DATA"
+
+
+def default_data_dir() -> str:
+    """``$ENTROBUST_DATA`` if set (and not empty), else ``data``."""
+    return os.environ.get(DATA_ENV) or "data"
+
+
+def data_dir_for(explicit: str | None, metrics: dict[str, Any] | None) -> str:
+    """The data directory for evaluating a run: ``explicit``, the run's own (while it still
+    exists), or :func:`default_data_dir`."""
+    if explicit:
+        return explicit
+    return remembered_data_dir(dict(metrics or {})) or default_data_dir()
+
+
 def remembered_data_dir(metrics: dict[str, Any]) -> str | None:
     """The data directory a run was trained from, if recorded and still a directory."""
     hint = metrics.get("data_dir") if isinstance(metrics, dict) else None
@@ -146,12 +125,13 @@ def remembered_data_dir(metrics: dict[str, Any]) -> str | None:
 
 
 __all__ = [
+    "DATA_ENV",
     "FINAL_KEYS",
     "check_final_payload",
     "check_run_dir",
+    "data_dir_for",
     "data_dir_hint",
-    "final_parts",
-    "load_checkpoint_file",
+    "default_data_dir",
     "read_metrics",
     "remembered_data_dir",
 ]

@@ -1,19 +1,14 @@
 """Train a config to completion: resumable, cached by config hash, atomic, with progress.
 
-Layout of ``<runs_dir>/<run_name>/``:
-
-* ``config.json`` — the resolved :class:`TrainConfig` (written first);
-* ``checkpoint.pt`` — after every epoch: model, optimizer, scheduler, RNG states, history;
-* ``final.pt`` — the trained weights (``{"model": state_dict, "config": dict, "spec": dict}``;
-  the dataset spec makes the run loadable without the dataset on disk);
-* ``metrics.json`` — per-epoch loss/accuracy/time, the fingerprint of the data it was trained
-  on, the environment (versions, threads, device; :mod:`entrobust.environment`) and
-  ``"status": "complete"``, written last, so its presence marks a finished run that is never
-  retrained.
+The run directory (its layout, loading a finished run, its data split, the mid-training
+checkpoint) is :mod:`entrobust.training.rundir`; this module holds the train-or-load
+decision (one trainer per run across processes, :func:`run_lock`) and the epoch loop.
 
 A run is identified by its config hash *and* by the data it was trained on: a finished run
 found for other data under the same dataset name (a replaced ``NAME.npz``) is refused with a
-:class:`~entrobust.errors.DataMismatchError`, never reused silently.
+:class:`~entrobust.errors.DataMismatchError`, never reused silently. ``metrics.json`` records
+per-epoch loss/accuracy/time, the fingerprint of the data, the environment (versions,
+threads, device; :mod:`entrobust.environment`) and ``"status": "complete"``.
 
 Rerunning an interrupted command resumes from ``checkpoint.pt`` and ends with the same weights
 as an uninterrupted run (CPU, same thread count): every random stream — model init, data
@@ -27,7 +22,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +32,10 @@ from filelock import FileLock, Timeout
 from torch import nn
 
 from entrobust.atomic import clean_stale_temps, save_torch, write_json
-from entrobust.checkpoint import load_checkpoint
-from entrobust.data import DatasetSpec, DatasetSplits, augment_batch, load_dataset
+from entrobust.data import DatasetSplits, augment_batch
 from entrobust.device import resolve_device
 from entrobust.environment import environment
-from entrobust.errors import (
-    CheckpointError,
-    DataMismatchError,
-    EntrobustError,
-    TrainingDivergedError,
-)
+from entrobust.errors import TrainingDivergedError
 from entrobust.evaluation import accuracy
 from entrobust.progress import progress_bar
 from entrobust.statefiles import rewrite_derived_json
@@ -55,13 +44,21 @@ from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig
 from entrobust.training.overfit import OverfitMonitor
-from entrobust.training.runfiles import (
-    check_final_payload,
-    check_run_dir,
-    data_dir_hint,
-    final_parts,
-    read_metrics,
+from entrobust.training.rundir import (
+    TrainedRun,
+    check_run_data,
+    checkpoint_path,
+    is_complete,
+    load_config_data,
+    load_run,
+    load_run_data,
+    make_checkpoint,
+    resume_checkpoint,
+    run_dir_for,
+    spec_from_dict,
+    spec_to_dict,
 )
+from entrobust.training.runfiles import check_run_dir, data_dir_hint
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
@@ -79,80 +76,6 @@ class Runtime:
     channels_last: bool = False
     cudnn_benchmark: bool = False
     compile: bool = False
-
-
-@dataclass
-class TrainedRun:
-    """A finished run: its directory, config, model (eval mode), metrics, and whether it was
-    loaded from the cache rather than trained (or resumed) by this call."""
-
-    run_dir: Path
-    config: TrainConfig
-    model: nn.Module
-    metrics: dict[str, Any]
-    cached: bool = False
-    spec: DatasetSpec | None = None
-
-
-def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
-    """Where ``config``'s run lives."""
-    return Path(runs_dir) / config.run_name
-
-
-def is_complete(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a finished run."""
-    check_run_dir(run_dir)
-    if not (run_dir / "final.pt").is_file():
-        return False
-    return read_metrics(run_dir) is not None  # a bad metrics.json: StateFileError
-
-
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> TrainedRun:
-    """Load a finished run's model (eval mode) from ``final.pt`` with ``weights_only=True``.
-
-    Raises:
-        CheckpointError: missing, unfinished or corrupt run.
-    """
-    run_dir = Path(run_dir)
-    if not is_complete(run_dir):
-        raise CheckpointError(
-            f"{run_dir} is not a finished entrobust run (no final.pt/metrics.json)"
-        )
-    final, remedy = run_dir / "final.pt", f"delete {run_dir} to retrain"
-    payload = check_final_payload(load_checkpoint(final, remedy=remedy), final, remedy)
-    config, spec = final_parts(payload, final, remedy)
-    model = _restore_model(config, spec, payload["model"], final)
-    metrics = read_metrics(run_dir)
-    return TrainedRun(
-        run_dir,
-        config,
-        model.to(resolve_device(str(device))).eval(),
-        metrics,
-        cached=True,
-        spec=spec,
-    )
-
-
-def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
-    """A checkpoint-safe (plain types) form of a dataset spec."""
-    d = asdict(spec)
-    d["mean"], d["std"] = list(spec.mean), list(spec.std)
-    return d
-
-
-def spec_from_dict(d: dict[str, Any]) -> DatasetSpec:
-    """Inverse of :func:`spec_to_dict`."""
-    return DatasetSpec(**{**d, "mean": tuple(d["mean"]), "std": tuple(d["std"])})
-
-
-def _restore_model(config: TrainConfig, spec: DatasetSpec, state: dict, path: Path) -> nn.Module:
-    model = build_model(config, spec)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0][:120]
-        raise CheckpointError(f"{path} does not fit {config.arch} ({first})") from None
-    return model
 
 
 def train(
@@ -277,24 +200,40 @@ def _share(value: int, ctx: distributed.DistContext) -> int:
     return int(box[0])
 
 
-def _fit(
+@dataclass
+class _Training:
+    """What one training holds across its epochs (built by :func:`_prepare`)."""
+
+    config: TrainConfig
+    run_dir: Path
+    data: DatasetSplits
+    dev: torch.device
+    ctx: distributed.DistContext
+    runtime: Runtime
+    model: nn.Module
+    trained: nn.Module  # the model the steps run (DDP-wrapped, compiled)
+    defense: Any
+    monitor: OverfitMonitor | None
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    data_rng: torch.Generator
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def _prepare(
     config: TrainConfig,
     run_dir: Path,
     data: DatasetSplits,
     dev: torch.device,
     ctx: distributed.DistContext,
-    data_dir: str | Path,
-    progress: bool,
-    on_epoch_end: EpochCallback | None,
     runtime: Runtime,
-) -> TrainedRun:
-    """Train (or resume) ``config`` into ``run_dir``; the caller holds the run's lock."""
+) -> _Training:
+    """The model, optimizer, scheduler and RNGs of ``config``, resumed from its checkpoint."""
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         rewrite_derived_json(run_dir / "config.json", config.to_dict())
-    spec = data.spec
     torch.manual_seed(config.seed)
-    model = build_model(config, spec).to(dev)
+    model = build_model(config, data.spec).to(dev)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     defense = config.defense_obj()
@@ -310,91 +249,131 @@ def _fit(
     )
     data_rng = torch.Generator().manual_seed(config.seed + ctx.rank)
     state = {"epoch": 0, "history": [], "seconds": 0.0}
-    ckpt_path = run_dir / "checkpoint.pt"
+    ckpt_path = checkpoint_path(run_dir)
     if ckpt_path.exists():
-        state = _resume(ckpt_path, config, model, optimizer, scheduler, data_rng)
-
+        state = resume_checkpoint(ckpt_path, config, model, optimizer, scheduler, data_rng)
     trained = distributed.wrap(model, ctx, dev)
     if runtime.compile:
         trained = torch.compile(trained)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = runtime.cudnn_benchmark
+    return _Training(
+        config, run_dir, data, dev, ctx, runtime, model, trained, defense, monitor,
+        optimizer, scheduler, data_rng, state,
+    )  # fmt: skip
+
+
+def _epoch_loss(t: _Training, epoch: int, x_train, y_train, batch: int, steps: int, bar) -> float:
+    """One epoch of training steps; returns the mean training loss."""
+    config, autocast = t.config, _autocast(t)
+    t.trained.train()
+    if t.ctx.active:
+        order = distributed.epoch_indices(len(x_train), epoch, config.seed, t.ctx).to(t.dev)
+    else:
+        order = torch.randperm(len(x_train), generator=t.data_rng).to(t.dev)
+    total, count = 0.0, 0
+    for b in range(steps):
+        idx = order[b * batch : (b + 1) * batch]
+        x = as_float_images(x_train[idx])
+        if config.augment:
+            x = augment_batch(x, t.data.spec.augment, t.data.spec.crop_padding, t.data_rng)
+        if t.runtime.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            loss = t.defense.step(t.trained, x, y_train[idx])
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDivergedError(
+                f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
+                f"(lr {t.optimizer.param_groups[0]['lr']:g}); lower --lr or check the data"
+            )
+        t.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t.optimizer.step()
+        total, count = total + value * len(idx), count + len(idx)
+        bar.update(1)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}", refresh=False)
+    return total / count
+
+
+def _autocast(t: _Training):
+    return torch.autocast(t.dev.type, dtype=torch.bfloat16, enabled=t.config.precision == "bf16")
+
+
+def _end_epoch(t: _Training, epoch: int, train_loss: float, seconds_from: float, bar) -> dict:
+    """After an epoch's steps: the scheduler, test accuracy, the record and the checkpoint."""
+    t.scheduler.step()
+    test_acc = accuracy(t.model, t.data.x_test, t.data.y_test)
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "test_accuracy": test_acc,
+        "lr": t.optimizer.param_groups[0]["lr"],
+        "seconds": time.perf_counter() - seconds_from,
+    }
+    if t.monitor is not None:  # PGD accuracy on a held-out batch; warns on a collapse
+        record.update(t.monitor.epoch_record(t.model, t.state["history"]))
+    t.state["history"].append(record)
+    t.state["seconds"] += record["seconds"]
+    bar.set_postfix(epoch=epoch + 1, loss=f"{train_loss:.4f}", test_acc=f"{test_acc:.3f}")
+    if t.ctx.is_main:
+        save_torch(
+            checkpoint_path(t.run_dir),
+            make_checkpoint(
+                epoch + 1, t.state, t.config, t.model, t.optimizer, t.scheduler, t.data_rng
+            ),
+        )
+    t.ctx.barrier()
+    return record
+
+
+def _fit(
+    config: TrainConfig,
+    run_dir: Path,
+    data: DatasetSplits,
+    dev: torch.device,
+    ctx: distributed.DistContext,
+    data_dir: str | Path,
+    progress: bool,
+    on_epoch_end: EpochCallback | None,
+    runtime: Runtime,
+) -> TrainedRun:
+    """Train (or resume) ``config`` into ``run_dir``; the caller holds the run's lock."""
+    t = _prepare(config, run_dir, data, dev, ctx, runtime)
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     batch = distributed.local_batch_size(config.batch_size, ctx)
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    steps = math.ceil(len(x_train) / config.batch_size)
     bar = progress_bar(
-        total=config.epochs * steps_per_epoch,
-        initial=state["epoch"] * steps_per_epoch,
+        total=config.epochs * steps,
+        initial=t.state["epoch"] * steps,
         desc=f"train {config.dataset}/{config.defense} s{config.seed}",
         disable=not (progress and ctx.is_main),
         unit="batch",
     )
     with bar:
-        for epoch in range(state["epoch"], config.epochs):
+        for epoch in range(t.state["epoch"], config.epochs):
             t0 = time.perf_counter()
-            trained.train()
-            if ctx.active:
-                order = distributed.epoch_indices(len(x_train), epoch, config.seed, ctx).to(dev)
-            else:
-                order = torch.randperm(len(x_train), generator=data_rng).to(dev)
-            total, count = 0.0, 0
-            for b in range(steps_per_epoch):
-                idx = order[b * batch : (b + 1) * batch]
-                x = as_float_images(x_train[idx])
-                if config.augment:
-                    x = augment_batch(x, spec.augment, spec.crop_padding, data_rng)
-                if runtime.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    loss = defense.step(trained, x, y_train[idx])
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDivergedError(
-                        f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
-                        f"(lr {optimizer.param_groups[0]['lr']:g}); lower --lr or check the data"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, count = total + value * len(idx), count + len(idx)
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}", refresh=False)
-            scheduler.step()
-            test_acc = accuracy(model, data.x_test, data.y_test)
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": total / count,
-                "test_accuracy": test_acc,
-                "lr": optimizer.param_groups[0]["lr"],
-                "seconds": time.perf_counter() - t0,
-            }
-            if monitor is not None:  # PGD accuracy on a held-out batch; warns on a collapse
-                record.update(monitor.epoch_record(model, state["history"]))
-            state["history"].append(record)
-            state["seconds"] += record["seconds"]
-            bar.set_postfix(
-                epoch=epoch + 1, loss=f"{record['train_loss']:.4f}", test_acc=f"{test_acc:.3f}"
-            )
-            if ctx.is_main:
-                save_torch(
-                    ckpt_path,
-                    _checkpoint(epoch + 1, state, config, model, optimizer, scheduler, data_rng),
-                )
-            ctx.barrier()
+            loss = _epoch_loss(t, epoch, x_train, y_train, batch, steps, bar)
+            record = _end_epoch(t, epoch, loss, t0, bar)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
-
-    model.eval()
+    t.model.eval()
     if not ctx.is_main:
         ctx.barrier()  # rank 0 writes the results
         return load_run(run_dir, dev)
+    return _finish(t, data_dir)
+
+
+def _finish(t: _Training, data_dir: str | Path) -> TrainedRun:
+    """Rank 0 after the last epoch: ``final.pt``, then ``metrics.json`` (the run is finished),
+    then the mid-training checkpoint goes."""
+    data, state = t.data, t.state
     save_torch(
-        run_dir / "final.pt",
+        t.run_dir / "final.pt",
         {
-            "model": model.state_dict(),
-            "config": config.to_dict(),
-            "spec": spec_to_dict(spec),
+            "model": t.model.state_dict(),
+            "config": t.config.to_dict(),
+            "spec": spec_to_dict(data.spec),
             "data_fingerprint": data.source_fingerprint,
         },
     )
@@ -403,121 +382,32 @@ def _fit(
         "clean_accuracy": state["history"][-1]["test_accuracy"],
         "train_seconds": state["seconds"],
         "history": state["history"],
-        "device": str(dev),
+        "device": str(t.dev),
         "n_train": len(data.x_train),
         "n_test": len(data.x_test),
         "data_dir": data_dir_hint(data_dir),  # a hint for later commands, not in the hash
         "data_fingerprint": data.source_fingerprint,
-        "environment": environment(dev),
+        "environment": environment(t.dev),
     }
-    write_json(run_dir / "metrics.json", metrics)
-    ckpt_path.unlink(missing_ok=True)
-    ctx.barrier()
-    return TrainedRun(run_dir, config, model, metrics, spec=spec)
+    write_json(t.run_dir / "metrics.json", metrics)
+    checkpoint_path(t.run_dir).unlink(missing_ok=True)
+    t.ctx.barrier()
+    return TrainedRun(t.run_dir, t.config, t.model, metrics, spec=data.spec)
 
 
-def load_config_data(
-    config: TrainConfig, data_dir: str | Path = "data", download: bool = False
-) -> DatasetSplits:
-    """The data split ``config`` trains and evaluates on (its subset sizes and data seed).
-
-    Example:
-        >>> from entrobust.training.config import make_config
-        >>> load_config_data(make_config("digits", "normal", profile="ci", test_size=50))
-        DatasetSplits(name='digits', train=..., test=50, input_shape=(1, 8, 8), num_classes=10)
-    """
-    return load_dataset(
-        config.dataset,
-        data_dir=data_dir,
-        download=download,
-        train_size=config.train_size,
-        test_size=config.test_size,
-        seed=config.data_seed,
-    )
-
-
-def load_run_data(
-    run: TrainedRun,
-    data_dir: str | Path = "data",
-    download: bool = False,
-    test_size: int | None = None,
-) -> DatasetSplits:
-    """The data split ``run`` was trained and evaluated on (``test_size`` overrides its test
-    subset), checked against the run: other images under the same name, another image shape
-    or number of classes is one :class:`~entrobust.errors.DataMismatchError` line.
-
-    Example:
-        >>> import tempfile
-        >>> from entrobust.training.config import make_config
-        >>> cfg = make_config("digits", "normal", profile="ci", epochs=1, train_size=100,
-        ...                   test_size=50)
-        >>> run = train(cfg, runs_dir=tempfile.mkdtemp(), progress=False, device="cpu")
-        >>> len(load_run_data(run, test_size=20).y_test)
-        20
-    """
-    cfg = run.config
-    if test_size is not None:
-        cfg = replace(cfg, test_size=test_size)
-    data = load_config_data(cfg, data_dir, download)
-    check_run_data(run, data)
-    return data
-
-
-def check_run_data(run: TrainedRun, data: DatasetSplits) -> None:
-    """Refuse ``data`` unless it is what ``run`` was trained on.
-
-    The source fingerprint (recorded since runs store one) must match; the image shape and
-    the number of classes must always match the run's model.
-
-    Raises:
-        DataMismatchError: one line naming the run, the expected and the found data.
-    """
-    stored = run.metrics.get("data_fingerprint")
-    if stored and data.source_fingerprint and stored != data.source_fingerprint:
-        raise DataMismatchError(
-            f"{run.run_dir} was trained on other '{run.config.dataset}' data (fingerprint "
-            f"{stored}, found {data.source_fingerprint}); move that run away or use another "
-            "--runs-dir to train on the new data"
-        )
-    spec = run.spec or data.spec
-    if spec.input_shape != data.spec.input_shape or spec.num_classes != data.spec.num_classes:
-        raise DataMismatchError(
-            f"{run.run_dir} expects {spec.num_classes}-class images of shape "
-            f"{spec.input_shape}, but '{data.spec.name}' has {data.spec.num_classes} classes "
-            f"of shape {data.spec.input_shape}"
-        )
-
-
-def _checkpoint(epoch, state, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
-    return {
-        "epoch": epoch,
-        "config_hash": config.hash,
-        "history": state["history"],
-        "seconds": state["seconds"],
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "data_rng": data_rng.get_state(),
-    }
-
-
-def _resume(path, config, model, optimizer, scheduler, data_rng) -> dict[str, Any]:
-    ckpt = load_checkpoint(path, remedy="if it is this run's own checkpoint, delete it to retrain")
-    if not isinstance(ckpt, dict) or ckpt.get("config_hash") != config.hash:
-        raise CheckpointError(f"{path} belongs to another config; delete it to retrain")
-    try:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng_cpu"])
-        if ckpt["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
-        data_rng.set_state(ckpt["data_rng"])
-    except (KeyError, RuntimeError, ValueError) as err:
-        if isinstance(err, EntrobustError):
-            raise
-        first = str(err).strip().splitlines()[0][:120]
-        raise CheckpointError(f"{path} cannot be resumed ({first}); delete it to retrain") from None
-    return {"epoch": ckpt["epoch"], "history": list(ckpt["history"]), "seconds": ckpt["seconds"]}
+__all__ = [
+    "LOCK_POLL_SECONDS",
+    "Runtime",
+    "TrainedRun",
+    "check_run_data",
+    "is_complete",
+    "load_config_data",
+    "load_run",
+    "load_run_data",
+    "lock_path",
+    "run_dir_for",
+    "run_lock",
+    "spec_from_dict",
+    "spec_to_dict",
+    "train",
+]
