@@ -172,3 +172,32 @@ def test_attack_command_prints_and_saves(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "pgd5-32" in out and (run.run_dir / "attacks.json").is_file()
     assert main(["attack", "--run", str(tmp_path / "missing"), "--attacks", "clean"]) == 2
+
+
+def test_training_overrides_are_the_config_fields_marked_overridable():
+    """One source: each field with an ``Override`` becomes an option of train, bench and
+    reproduce (the training batch size as ``--train-batch-size`` beside an attack batch size),
+    parsed by the named argtypes parser, and lands in ``training_overrides`` under its name."""
+    import argparse
+    from dataclasses import fields
+
+    from entrobust.cli import argtypes
+    from entrobust.cli.options import add_train_overrides, training_overrides
+    from entrobust.training.config import OVERRIDES, TrainConfig
+
+    marked = [f for f in fields(TrainConfig) if "override" in f.metadata]
+    assert tuple(f.name for f in marked) == OVERRIDES
+    assert {"dataset", "defense", "seed", "profile", "augment"}.isdisjoint(OVERRIDES)
+    for f in marked:
+        o = f.metadata["override"]
+        assert o.choices or callable(getattr(argtypes, o.parser)), f.name
+        assert o.help, f.name
+
+    p = argparse.ArgumentParser()
+    add_train_overrides(p, batch_flag="--train-batch-size")
+    args = p.parse_args(["--train-batch-size", "64", "--at-eps", "8/255", "--inner", "ce"])
+    assert training_overrides(args) == {"batch_size": 64, "at_eps": 8 / 255, "inner": "ce"}
+    with pytest.raises(SystemExit):
+        p.parse_args(["--at-eps", "8"])  # a fraction, not k
+    with pytest.raises(SystemExit):
+        p.parse_args(["--batch-size", "64"])  # renamed where an attack batch size exists

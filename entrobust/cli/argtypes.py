@@ -254,6 +254,8 @@ k_list = int_list_in(1, 255, "k in ε = k/255")
 steps_list = int_list_in(1, MAX_STEPS, "step counts")
 #: Test-set indices (``--index``).
 index_list = int_list_in(0, 2**31 - 1, "test-set indices")
+#: ``--adp-members``: ensemble size.
+ensemble_size = int_range(2, 100, "ensemble members")
 
 
 def name_list(text: str) -> tuple[str, ...]:

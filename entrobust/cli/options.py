@@ -16,58 +16,23 @@ retrained).
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from typing import Any
 
 from entrobust.attacks import AttackOptions
 from entrobust.attacks.threat import INITS
+from entrobust.cli import argtypes
 from entrobust.cli.argtypes import (
-    decay_factor,
     device_arg,
     dir_arg,
-    eps_fraction,
-    finite_float,
-    fraction,
-    int_list,
-    int_range,
     k_list,
-    momentum,
     nonneg_float,
-    positive_float,
     positive_int,
     seed,
-    steps_int,
-    unit_float,
 )
 from entrobust.cli.datadir import DATA_ENV, default_data_dir
+from entrobust.training.config import OVERRIDES, Override, TrainConfig
 from entrobust.training.runner import Runtime
-
-#: Every training hyperparameter the command line overrides: each option ``--a-b`` is the
-#: :class:`~entrobust.training.TrainConfig` field ``a_b``.
-OVERRIDES = (
-    "arch",
-    "epochs",
-    "batch_size",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "milestones",
-    "lr_decay",
-    "lam",
-    "gamma",
-    "alpha",
-    "beta",
-    "at_eps",
-    "at_step",
-    "at_steps",
-    "inner",
-    "adp_members",
-    "adp_alpha",
-    "adp_beta",
-    "train_size",
-    "precision",
-    "test_size",
-    "data_seed",
-)
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -95,33 +60,17 @@ def add_train_overrides(p: argparse.ArgumentParser, batch_flag: str = "--batch-s
     g = p.add_argument_group(
         "overrides (default: the profile's and the paper's per-dataset values)"
     )
-    g.add_argument("--arch", type=str, help="model architecture (see `entrobust list`)")
-    g.add_argument("--epochs", type=steps_int)
-    g.add_argument(batch_flag, dest="batch_size", type=positive_int, help="training batch size")
-    g.add_argument("--lr", type=positive_float)
-    g.add_argument("--momentum", type=momentum, help="SGD momentum in [0, 1)")
-    g.add_argument("--weight-decay", type=nonneg_float)
-    g.add_argument("--milestones", type=int_list, help="LR decay epochs, e.g. 60,84,100")
-    g.add_argument("--lr-decay", type=decay_factor, help="LR decay factor in (0, 1]")
-    g.add_argument("--lam", type=finite_float, help="EntM λ")
-    g.add_argument("--gamma", type=unit_float, help="label-smoothing γ in [0, 1]")
-    g.add_argument("--alpha", type=unit_float, help="PAT clean-loss weight α in [0, 1]")
-    g.add_argument("--beta", type=nonneg_float, help="TRADES β (default 3) or MART β (default 6)")
-    g.add_argument("--at-eps", type=eps_fraction, help="training ε, a fraction: e.g. 8/255")
-    g.add_argument("--at-step", type=fraction, help="training PGD step, e.g. 2/255 (fast: 1.25·ε)")
-    g.add_argument("--at-steps", type=steps_int, help="training PGD steps")
-    g.add_argument(
-        "--inner",
-        choices=["ce", "objective"],
-        help="loss the inner max of PAT/MART/fast ascends: objective (Eqn. 5, default) or ce",
-    )
-    g.add_argument("--adp-members", type=int_range(2, 100))
-    g.add_argument("--adp-alpha", type=nonneg_float)
-    g.add_argument("--adp-beta", type=nonneg_float)
-    g.add_argument("--train-size", type=positive_int, help="stratified training subset")
-    g.add_argument("--test-size", type=positive_int, help="stratified test subset")
-    g.add_argument("--data-seed", type=seed, help="seed of the subsets")
-    g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast for training")
+    for f in fields(TrainConfig):
+        override: Override | None = f.metadata.get("override")
+        if override is None:
+            continue
+        flag = batch_flag if f.name == "batch_size" else "--" + f.name.replace("_", "-")
+        kind: dict[str, Any] = (
+            {"choices": list(override.choices)}
+            if override.choices
+            else {"type": getattr(argtypes, override.parser)}
+        )
+        g.add_argument(flag, dest=f.name, help=override.help, **kind)
 
 
 def add_runtime_options(p: argparse.ArgumentParser) -> None:

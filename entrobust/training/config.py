@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from entrobust.data import get_dataset_spec
@@ -24,40 +24,70 @@ PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
+class Override:
+    """How a :class:`TrainConfig` field is set from the command line: the name of its value
+    parser in :mod:`entrobust.cli.argtypes` (or fixed ``choices``) and its help text.
+
+    The fields that carry one are the training overrides of ``train``, ``bench`` and
+    ``reproduce`` (:data:`OVERRIDES`): the option list is derived from this class, not written
+    again in the CLI.
+    """
+
+    parser: str = ""
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+def _cli(parser: str = "", help: str = "", choices: tuple[str, ...] = ()) -> Any:
+    """A dataclass field overridable from the command line (no default: the metadata only)."""
+    return field(metadata={"override": Override(parser, help, choices)})
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a trained model; equal configs give identical weights on CPU.
 
-    Build one with :func:`make_config` (which fills the paper's per-dataset defaults).
+    Build one with :func:`make_config` (which fills the paper's per-dataset defaults). Fields
+    made with ``_cli`` are the training overrides of the command line (:data:`OVERRIDES`);
+    their metadata changes neither the config's dict nor its hash.
     """
 
     dataset: str
     defense: str
-    arch: str
+    arch: str = _cli("plain_name", "model architecture (see `entrobust list`)")
     seed: int
     profile: str
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
-    weight_decay: float
-    milestones: tuple[int, ...]
-    lr_decay: float
-    lam: float
-    gamma: float | None
-    alpha: float
-    beta: float
-    at_eps: float
-    at_step: float
-    at_steps: int
-    inner: str
-    adp_members: int
-    adp_alpha: float
-    adp_beta: float
-    train_size: int | None
-    test_size: int | None
-    data_seed: int
+    epochs: int = _cli("steps_int", "training epochs")
+    batch_size: int = _cli("positive_int", "training batch size")
+    lr: float = _cli("positive_float", "initial SGD learning rate")
+    momentum: float = _cli("momentum", "SGD momentum in [0, 1)")
+    weight_decay: float = _cli("nonneg_float", "SGD weight decay")
+    milestones: tuple[int, ...] = _cli("int_list", "LR decay epochs, e.g. 60,84,100")
+    lr_decay: float = _cli("decay_factor", "LR decay factor in (0, 1]")
+    lam: float = _cli("finite_float", "EntM λ")
+    gamma: float | None = _cli("unit_float", "label-smoothing γ in [0, 1]")
+    alpha: float = _cli("unit_float", "PAT clean-loss weight α in [0, 1]")
+    beta: float = _cli("nonneg_float", "TRADES β (default 3) or MART β (default 6)")
+    at_eps: float = _cli("eps_fraction", "training ε, a fraction: e.g. 8/255")
+    at_step: float = _cli("fraction", "training PGD step, e.g. 2/255 (fast: 1.25·ε)")
+    at_steps: int = _cli("steps_int", "training PGD steps")
+    inner: str = _cli(
+        help="loss the inner max of PAT/MART/fast ascends: objective (Eqn. 5, default) or ce",
+        choices=("ce", "objective"),
+    )
+    adp_members: int = _cli("ensemble_size", "ADP ensemble members")
+    adp_alpha: float = _cli("nonneg_float", "ADP α (ensemble entropy weight)")
+    adp_beta: float = _cli("nonneg_float", "ADP β (log-det weight)")
+    train_size: int | None = _cli("positive_int", "stratified training subset")
+    test_size: int | None = _cli("positive_int", "stratified test subset")
+    data_seed: int = _cli("seed", "seed of the subsets")
     augment: bool
-    precision: str = "fp32"
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "override": Override(help="bf16 autocast for training", choices=("fp32", "bf16"))
+        },
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -101,6 +131,10 @@ class TrainConfig:
                 adp_beta=self.adp_beta,
             ),
         )
+
+
+#: The fields settable from the command line, in declaration order.
+OVERRIDES: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig) if "override" in f.metadata)
 
 
 def make_config(
