@@ -21,9 +21,6 @@ from typing import Any
 
 import torch
 
-#: Entries that change numbers bit for bit (see the module docstring).
-BIT_RELEVANT = ("entrobust", "torch", "threads", "device", "cuda", "cudnn", "gpu")
-
 _PACKAGES = ("entrobust", "torch", "torchvision", "numpy", "torchattacks", "pyautoattack")
 
 
@@ -49,12 +46,3 @@ def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
     )
     return env
 
-
-def bit_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """The bit-relevant entries on which two environments differ, as ``key: a → b`` lines.
-
-    Example:
-        >>> bit_differences({"threads": 2, "torch": "2.1"}, {"threads": 4, "torch": "2.1"})
-        ['threads: 2 → 4']
-    """
-    return [f"{k}: {a.get(k)} → {b.get(k)}" for k in BIT_RELEVANT if a.get(k) != b.get(k)]

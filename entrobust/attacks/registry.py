@@ -54,7 +54,6 @@ class AttackOptions:
     init_std: float = 0.005
     early_exit: bool = True
     seed: int = 0
-    random_samples: int = 10_000
 
 
 #: ``factory(match, name, options) -> Attack`` for a name that matched the form's pattern.

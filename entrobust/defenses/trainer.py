@@ -73,7 +73,7 @@ class Trainer:
             (the dataset's step).
         at_steps: its own number of training attack steps (fast AT: 1), else ``None``.
         skip_attacks: attack-name prefixes its defenses are not evaluated under.
-        skip_reason: why (shown where those cells are left out).
+        skip_reason: why those cells are left out (for readers of the record and the docs).
         monitor_overfitting: its runs are watched for catastrophic overfitting
             (:mod:`entrobust.training.overfit`; single-step AT).
 
