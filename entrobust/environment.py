@@ -45,4 +45,3 @@ def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
         gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
     )
     return env
-

@@ -13,8 +13,9 @@ import pytest
 
 from entrobust.attacks import AttackOptions
 from entrobust.bench.grid import BLACK, WHITE, Row, default_rows, rows_from_names
+from entrobust.bench.plan import Shard, plan_bench
 from entrobust.bench.results import ResultsFile
-from entrobust.bench.runner import Shard, merge_shards, plan_bench, run_bench
+from entrobust.bench.runner import merge_shards, run_bench
 from entrobust.bench.table import build_table, to_latex, to_markdown
 from entrobust.data import get_dataset_spec
 from entrobust.errors import InvalidValueError, UnknownNameError

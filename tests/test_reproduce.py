@@ -6,8 +6,8 @@ import pytest
 
 from entrobust.bench.estimate import estimate, training_passes
 from entrobust.bench.grid import BLACK, WHITE, Row
+from entrobust.bench.plan import plan_bench
 from entrobust.bench.reproduce import comparison_markdown, table_spec
-from entrobust.bench.runner import plan_bench
 from entrobust.bench.table import build_table
 from entrobust.cli.main import main
 from entrobust.errors import InvalidValueError

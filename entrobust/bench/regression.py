@@ -28,8 +28,9 @@ import torch
 from entrobust.attacks import AttackOptions
 from entrobust.bench import regress
 from entrobust.bench.grid import WHITE, Row
+from entrobust.bench.plan import plan_bench
 from entrobust.bench.regress import Failure
-from entrobust.bench.runner import plan_bench, run_bench
+from entrobust.bench.runner import run_bench
 from entrobust.data import get_dataset_spec
 from entrobust.defenses import trainer_of
 

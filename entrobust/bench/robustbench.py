@@ -78,7 +78,7 @@ def model_cards(plan: Any, table: Table) -> dict[str, dict[str, Any]]:
     (the training ε; else the largest ε of the table).
 
     Args:
-        plan: the :class:`~entrobust.bench.runner.BenchPlan` the table was built from.
+        plan: the :class:`~entrobust.bench.plan.BenchPlan` the table was built from.
         table: its rendered :class:`~entrobust.bench.table.Table`.
 
     Returns:

@@ -7,11 +7,13 @@ already in ``results.csv``; (3) render the table. A cell is identified by everyt
 changes its number (:mod:`entrobust.bench.results`) and seeds its attack RNG from that identity
 right before attacking, so a resumed grid gives the same numbers as an uninterrupted one, in
 any order; a changed option computes new cells instead of showing old ones.
+
+What is computed is decided before (:mod:`entrobust.bench.plan`), the cells' points and the
+cascade's survivors by :mod:`entrobust.bench.cells`; this module trains, attacks, writes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -23,207 +25,31 @@ import torch
 from filelock import FileLock
 
 from entrobust.atomic import clean_stale_temps, json_safe, write_json, write_text
-from entrobust.attacks import AttackOptions, get_attack
+from entrobust.attacks import get_attack
+from entrobust.bench.cells import (
+    EvalData,
+    bind_cascade,
+    bind_points,
+    cell_seed,
+    in_shard,
+    resolve_cells,
+    worst_case_rows,
+)
 from entrobust.bench.grid import (
-    BLACK,
     CASCADE,
-    WHITE,
-    WORST,
-    Row,
-    cascade_ks,
-    cascade_rows,
-    default_rows,
-    grid_ks,
     worst_row,
 )
+from entrobust.bench.plan import BenchPlan, Shard, plan_models
 from entrobust.bench.results import ResultsFile, cell_key, slot_key
 from entrobust.bench.table import Table, build_table, to_csv, to_latex, to_markdown
-from entrobust.data import DatasetSplits, get_dataset_spec
-from entrobust.data.splits import fingerprint
-from entrobust.defenses import DEFENSES, proxy_defense, trainer_of
 from entrobust.device import resolve_device
 from entrobust.environment import environment
 from entrobust.errors import InvalidValueError
 from entrobust.evaluation import adversarial_flags, craft_cached, robust_flags
 from entrobust.progress import progress_bar
 from entrobust.statefiles import numbers_only, read_derived_json
-from entrobust.training import TrainConfig, TrainedRun, distributed, make_config, train
-from entrobust.training.runner import Runtime, load_config_data
-
-PROXY_SEED_OFFSET = 1000
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Worker ``index`` of ``count`` (0-based): takes every ``count``-th model (defense ×
-    seed) with all its cells, so a cascade finds the cells it builds on in its own shard."""
-
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """``"i/n"`` → Shard; 0 ≤ i < n.
-
-        Example:
-            >>> Shard.parse("1/4")
-            Shard(index=1, count=4)
-        """
-        try:
-            i, n = (int(t) for t in text.split("/"))
-        except ValueError:
-            raise InvalidValueError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from None
-        if not 0 <= i < n:
-            raise InvalidValueError(f"--shard i/n needs 0 ≤ i < n, got {text!r}")
-        return cls(i, n)
-
-    @property
-    def suffix(self) -> str:
-        return f"-shard{self.index}of{self.count}"
-
-
-@dataclass
-class BenchPlan:
-    """Everything a bench will do, before doing any of it."""
-
-    dataset: str
-    defenses: list[str]
-    seeds: list[int]
-    profile: str
-    rows: list[Row]
-    configs: dict[tuple[str, int], TrainConfig]
-    proxies: dict[tuple[str, int], TrainConfig]
-    num_classes: int
-    cells: list[dict[str, Any]] = field(default_factory=list)
-    options: AttackOptions = field(default_factory=AttackOptions)
-    attack_repeats: int = 1
-
-    @property
-    def models(self) -> int:
-        return len({c.hash for c in (*self.configs.values(), *self.proxies.values())})
-
-    @property
-    def train_k(self) -> int:
-        """The training ε as k in k/255 (the plan's runs share the dataset's adversary)."""
-        return round(next(iter(self.configs.values())).at_eps * 255)
-
-
-def plan_bench(
-    dataset: str,
-    defenses: Sequence[str],
-    *,
-    seeds: Sequence[int] = (0,),
-    profile: str = "quick",
-    rows: Sequence[Row] | None = None,
-    autoattack: bool = False,
-    data_dir: str | Path | None = None,
-    arch: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    defense_overrides: dict[str, dict[str, Any]] | None = None,
-    options: AttackOptions | None = None,
-    attack_repeats: int = 1,
-    cascade: bool | None = None,
-    cascade_eps: Sequence[int] | None = None,
-) -> BenchPlan:
-    """Resolve configs, proxies and cells without training anything.
-
-    ``cascade`` (default: on for the default rows, off for explicit ``rows``) adds, at every
-    ε of ``cascade_eps`` (k in k/255; default :func:`~entrobust.bench.grid.cascade_ks`: every
-    ε up to twice the training ε with the paper profile, the training ε with the small
-    profiles), the smoothed-label adaptive attack and
-    AutoAttack standard as a cascade: each is tried only on the points that every earlier
-    attack at that ε left robust, so the worst-case row costs far less than running every
-    attack on every point.
-
-    ``overrides`` apply to every model; ``defense_overrides[name]`` to one defense only (e.g.
-    Table 11's per-dataset λ for PAT-EntM), so the others keep their cached runs. Each attack
-    that draws random numbers is evaluated ``attack_repeats`` times with different seeds (the
-    paper's "each PGD repeated 3 times"); deterministic ones (clean, FGSM) once.
-
-    Example:
-        >>> p = plan_bench("digits", ["normal", "pat"], profile="ci")
-        >>> p.models, len(p.cells) > 10
-        (4, True)
-    """
-    for d in defenses:
-        DEFENSES.require(d)
-    if attack_repeats < 1:
-        raise InvalidValueError(f"--attack-repeats must be ≥ 1, got {attack_repeats}")
-    options = options or AttackOptions()
-    spec = get_dataset_spec(dataset, data_dir)
-    if cascade is None:
-        cascade = rows is None
-    rows = list(rows) if rows is not None else default_rows(spec)
-    if cascade:
-        ks = tuple(cascade_eps) if cascade_eps else cascade_ks(spec, profile)
-        rows += cascade_rows(spec, rows, ks)
-    if autoattack:
-        rows.append(Row(WHITE, f"autoattack-{grid_ks(spec)[1 if len(grid_ks(spec)) > 2 else -1]}"))
-    attacks = {row.attack: get_attack(row.attack, options) for row in rows}  # validate first
-    extra = {**(overrides or {}), **({"arch": arch} if arch else {})}
-    data_dir_s = None if data_dir is None else str(data_dir)
-
-    def config(defense: str, seed: int) -> TrainConfig:
-        own = (defense_overrides or {}).get(defense, {})
-        return make_config(
-            dataset, defense, profile=profile, seed=seed, data_dir=data_dir_s, **{**extra, **own}
-        )
-
-    configs = {(d, s): config(d, s) for s in seeds for d in defenses}
-    proxies: dict[tuple[str, int], TrainConfig] = {}
-    if any(r.mode == BLACK for r in rows):
-        for d in defenses:
-            for s in seeds:
-                proxies[(d, s)] = config(proxy_defense(d), PROXY_SEED_OFFSET + s)
-    plan = BenchPlan(
-        dataset,
-        list(defenses),
-        list(seeds),
-        profile,
-        rows,
-        configs,
-        proxies,
-        spec.num_classes,
-        options=options,
-        attack_repeats=attack_repeats,
-    )
-    for (d, s), cfg in configs.items():
-        for row in rows:
-            if not trainer_of(d).evaluated_under(row.attack):
-                continue  # e.g. ADP under CW (see the trainer's skip_reason)
-            atk = attacks[row.attack]
-            proxy = proxies[(d, s)] if row.mode == BLACK else None
-            runs = attack_repeats if atk.randomized and row.mode != CASCADE else 1
-            for repeat in range(runs):
-                plan.cells.append(
-                    {
-                        "dataset": dataset,
-                        "arch": cfg.arch,
-                        "defense": d,
-                        "seed": s,
-                        "profile": profile,
-                        "mode": row.mode,
-                        "attack": row.attack,
-                        "repeat": repeat,
-                        "norm": atk.norm,
-                        "eps": atk.eps,
-                        "steps": getattr(atk, "steps", ""),
-                        "proxy": proxy.run_name if proxy else "",
-                        "config_hash": cfg.hash,
-                        "attack_hash": atk.config_hash,
-                        "points": "",  # the evaluated points' fingerprint, bound by run_bench
-                        "proxy_hash": proxy.hash if proxy else "",
-                    }
-                )
-    return plan
-
-
-def _seed_of(*parts: Any) -> int:
-    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
-
-
-def _cell_seed(cell: dict[str, Any]) -> int:
-    return _seed_of(*cell_key(cell))
+from entrobust.training import TrainConfig, TrainedRun, distributed, train
+from entrobust.training.runner import Runtime
 
 
 @dataclass
@@ -237,139 +63,6 @@ class BenchResult:
     reused: list[str] = field(default_factory=list)
 
 
-class _Data:
-    """The evaluation data of each config, loaded once per distinct split."""
-
-    def __init__(self, data_dir: str | Path, download: bool) -> None:
-        self.data_dir, self.download = data_dir, download
-        self._splits: dict[tuple[Any, ...], DatasetSplits] = {}
-        self._points: dict[tuple[Any, ...], str] = {}
-
-    @staticmethod
-    def _key(cfg: TrainConfig) -> tuple[Any, ...]:
-        return (cfg.dataset, cfg.train_size, cfg.test_size, cfg.data_seed)
-
-    def split(self, cfg: TrainConfig) -> DatasetSplits:
-        key = self._key(cfg)
-        if key not in self._splits:
-            self._splits[key] = load_config_data(cfg, self.data_dir, self.download)
-        return self._splits[key]
-
-    def points(self, cfg: TrainConfig) -> str:
-        """Fingerprint of the points ``cfg``'s cells evaluate (test images and labels)."""
-        key = self._key(cfg)
-        if key not in self._points:
-            data = self.split(cfg)
-            self._points[key] = fingerprint(data.x_test, data.y_test)
-        return self._points[key]
-
-
-def bind_points(plan: BenchPlan, data: _Data) -> list[dict[str, Any]]:
-    """The plan's cells with the fingerprint of their evaluated points filled in."""
-    return [
-        {**c, "points": data.points(plan.configs[(c["defense"], c["seed"])])} for c in plan.cells
-    ]
-
-
-def _in_shard(plan: BenchPlan, cell: dict[str, Any], shard: Shard | None) -> bool:
-    if shard is None:
-        return True
-    models = list(plan.configs)
-    return models.index((cell["defense"], cell["seed"])) % shard.count == shard.index
-
-
-def _survivors(
-    results: ResultsFile, cell: dict[str, Any], cells: list[dict[str, Any]], n: int
-) -> torch.Tensor | None:
-    """The points every earlier cell of the same model at the same ε left robust (a bool
-    tensor of length ``n``), or None while one of those cells is missing."""
-    k = Row(cell["mode"], cell["attack"]).k
-    earlier = []
-    for other in cells:
-        if other is cell:
-            break
-        if (
-            other["config_hash"] == cell["config_hash"]
-            and Row(other["mode"], other["attack"]).k == k
-        ):
-            earlier.append(other)
-    return _joint_flags(results, earlier, n)
-
-
-def _joint_flags(
-    results: ResultsFile, cells: Sequence[dict[str, Any]], n: int | None = None
-) -> torch.Tensor | None:
-    """The points robust in every one of ``cells`` (all ``n`` points for none), or None while
-    one of them is not recorded with valid flags (of length ``n`` when given)."""
-    mask = None if n is None else torch.ones(n, dtype=torch.bool)
-    for c in cells:
-        flags = results.cell_flags(c) if c["points"] else None
-        if flags is None or (mask is not None and len(flags) != len(mask)):
-            return None
-        mask = flags.clone() if mask is None else mask & flags
-    return mask
-
-
-def resolve_cells(plan: BenchPlan, data: _Data, results: ResultsFile) -> list[dict[str, Any]]:
-    """The plan's cells with their points bound; a cascade cell's points are the survivors
-    of the cells before it (left empty while those are not all recorded)."""
-    cells = bind_points(plan, data)
-    for cell in cells:
-        if cell["mode"] == CASCADE:
-            _bind_cascade(plan, data, results, cell, cells)
-    return cells
-
-
-def _bind_cascade(
-    plan: BenchPlan,
-    data: _Data,
-    results: ResultsFile,
-    cell: dict[str, Any],
-    cells: list[dict[str, Any]],
-) -> torch.Tensor | None:
-    """Set a cascade cell's points to its survivors' fingerprint and return their mask (or
-    leave the points empty and return None while a cell it builds on is missing)."""
-    cfg = plan.configs[(cell["defense"], cell["seed"])]
-    mask = _survivors(results, cell, cells, len(data.split(cfg).y_test))
-    cell["points"] = "" if mask is None else _subset_points(data.points(cfg), mask)
-    return mask
-
-
-def _subset_points(points: str, mask: torch.Tensor) -> str:
-    return fingerprint(torch.tensor([int(points, 16) % 2**62]), mask.to(torch.uint8))
-
-
-def plan_models(
-    plan: BenchPlan, shard: Shard | None = None, *, spread: bool = False
-) -> list[TrainConfig]:
-    """The distinct models (by config hash) a plan — or one shard of it — needs, in a fixed
-    order: the defenses in plan order, then the black-box proxies.
-
-    With ``spread`` (``bench --train-only``), a shard takes every ``count``-th model of the
-    whole list, proxies included, so a job array trains every model exactly once between its
-    workers; without it (the attack phase), a shard needs the models of its own cells: its
-    defenses and their proxies.
-
-    Example:
-        >>> p = plan_bench("digits", ["normal", "entm", "pat"], profile="ci", rows=[Row(BLACK, "fgsm16")])
-        >>> [c.defense for c in plan_models(p)]
-        ['normal', 'entm', 'pat', 'normal', 'pat']
-        >>> [len(plan_models(p, Shard(i, 2), spread=True)) for i in (0, 1)]
-        [3, 2]
-        >>> [c.defense for c in plan_models(p, Shard(1, 2))]
-        ['entm', 'normal']
-    """
-    targets = list(plan.configs)
-    if shard is not None and not spread:
-        targets = [m for i, m in enumerate(targets) if i % shard.count == shard.index]
-    configs = [plan.configs[m] for m in targets]
-    configs += [plan.proxies[m] for m in targets if m in plan.proxies]
-    unique = list({c.hash: c for c in configs}.values())
-    if shard is not None and spread:
-        unique = [c for i, c in enumerate(unique) if i % shard.count == shard.index]
-    return unique
-
-
 def train_models(
     configs: Sequence[TrainConfig],
     *,
@@ -379,12 +72,12 @@ def train_models(
     device: str = "auto",
     progress: bool = True,
     runtime: Runtime | None = None,
-    data: _Data | None = None,
+    data: EvalData | None = None,
 ) -> tuple[dict[str, TrainedRun], list[str], list[str]]:
     """Train (or reuse) ``configs`` in order: ``(runs by config hash, trained, reused)``
     (run names). Each run is trained by one process only: a process that needs a run
     another one is training waits for it and reuses it (:func:`~entrobust.training.runner.run_lock`)."""
-    data = data or _Data(data_dir, download)
+    data = data or EvalData(data_dir, download)
     runs: dict[str, TrainedRun] = {}
     trained: list[str] = []
     reused: list[str] = []
@@ -402,6 +95,81 @@ def train_models(
         runs[cfg.hash] = run
         (reused if run.cached else trained).append(cfg.run_name)
     return runs, trained, reused
+
+
+class _Models:
+    """The trained (or reused) runs of a bench, each trained or loaded once, on first need."""
+
+    def __init__(self, **train_kw: Any) -> None:
+        self.train_kw = train_kw
+        self.runs: dict[str, TrainedRun] = {}
+        self.trained: list[str] = []
+        self.reused: list[str] = []
+
+    def prepare(self, configs: Sequence[TrainConfig]) -> None:
+        """Train or load every one of ``configs`` now, in order."""
+        runs, trained, reused = train_models(configs, **self.train_kw)
+        self.runs.update(runs)
+        self.trained += trained
+        self.reused += reused
+
+    def __call__(self, cfg: TrainConfig) -> TrainedRun:
+        if cfg.hash not in self.runs:
+            self.prepare([cfg])
+        return self.runs[cfg.hash]
+
+
+def _cell_flags(
+    plan: BenchPlan,
+    cell: dict[str, Any],
+    mask: torch.Tensor | None,
+    models: _Models,
+    data: EvalData,
+    out_dir: Path,
+    batch_size: int,
+) -> torch.Tensor:
+    """Per-point robustness of one cell, over all the test points of its model.
+
+    Black-box: the proxy's adversarial examples (crafted once, cached under their own key)
+    classified by the target. White-box: the attack on the target, seeded from the cell's
+    identity; a cascade cell (``mask``: the survivors of the cells before it) attacks only the
+    survivors, and every other point counts as not robust.
+    """
+    cfg = plan.configs[(cell["defense"], cell["seed"])]
+    target = models(cfg)
+    split = data.split(cfg)
+    attack = get_attack(cell["attack"], plan.options)
+    if cell["proxy"]:
+        proxy = models(plan.proxies[(cell["defense"], cell["seed"])])
+        x_adv = craft_cached(
+            proxy.model,
+            attack,
+            split.x_test,
+            split.y_test,
+            out_dir / "transfer" / f"{proxy.config.run_name}-{attack.name}"
+            f"-r{cell['repeat']}-{attack.config_hash}.pt",
+            batch_size,
+            identity=f"{proxy.config.hash}|{cell['repeat']}",
+        )
+        return adversarial_flags(target.model, split.x_test, x_adv, split.y_test, batch_size)
+    if mask is None:
+        return robust_flags(
+            target.model, attack, split.x_test, split.y_test, batch_size, seed=cell_seed(cell)
+        )
+    idx = mask.nonzero().squeeze(1)
+    sub = (
+        robust_flags(
+            target.model,
+            attack,
+            split.x_test[idx],
+            split.y_test[idx],
+            batch_size,
+            seed=cell_seed(cell),
+        )
+        if len(idx)
+        else torch.zeros(0, dtype=torch.bool)
+    )
+    return torch.zeros(len(mask), dtype=torch.bool).index_fill_(0, idx[sub], True)
 
 
 def run_bench(
@@ -431,8 +199,8 @@ def run_bench(
     """
     out_dir = Path(out_dir)
     suffix = shard.suffix if shard else ""
-    data = _Data(data_dir, download)
-    train_kw: dict[str, Any] = dict(
+    data = EvalData(data_dir, download)
+    models = _Models(
         runs_dir=runs_dir,
         data_dir=data_dir,
         download=download,
@@ -441,12 +209,9 @@ def run_bench(
         runtime=runtime,
         data=data,
     )
-    models: dict[str, TrainedRun] = {}
-    trained: list[str] = []
-    reused: list[str] = []
     ctx = distributed.launched()
     if ctx.active:  # every rank trains each model together (DDP); rank 0 alone evaluates
-        models, trained, reused = train_models(plan_models(plan, shard), **train_kw)
+        models.prepare(plan_models(plan, shard))
         if not ctx.is_main:
             return None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -454,18 +219,9 @@ def run_bench(
     results = ResultsFile(
         out_dir / f"results{suffix}.csv", [slot_key(c) for c in bind_points(plan, data)]
     )
-    cells = [c for c in resolve_cells(plan, data, results) if _in_shard(plan, c, shard)]
+    cells = [c for c in resolve_cells(plan, data, results) if in_shard(plan, c, shard)]
     done = sum(1 for c in cells if c["points"] and results.has(c))
     _write_manifest(plan, out_dir, device)
-
-    def model_for(cfg: TrainConfig) -> TrainedRun:
-        if cfg.hash not in models:
-            runs, new, old = train_models([cfg], **train_kw)
-            models.update(runs)
-            trained.extend(new)
-            reused.extend(old)
-        return models[cfg.hash]
-
     timings_path = out_dir / f"timings{suffix}.json"
     bar = progress_bar(
         total=len(cells), initial=done, desc="bench", unit="cell", disable=not progress
@@ -474,62 +230,24 @@ def run_bench(
         for cell in cells:
             mask = None
             if cell["mode"] == CASCADE:
-                mask = _bind_cascade(plan, data, results, cell, cells)
+                mask = bind_cascade(plan, data, results, cell, cells)
                 if mask is None:  # cannot happen in order; kept as a guard for hand-edits
                     continue
             if results.has(cell):
                 continue
-            cfg = plan.configs[(cell["defense"], cell["seed"])]
-            target = model_for(cfg)
-            proxy = (
-                model_for(plan.proxies[(cell["defense"], cell["seed"])]) if cell["proxy"] else None
-            )
-            split = data.split(cfg)
             bar.set_postfix_str(
                 f"{cell['defense']} s{cell['seed']} {cell['mode']} {cell['attack']}"
                 + (f" r{cell['repeat']}" if plan.attack_repeats > 1 else "")
             )
             t0 = time.perf_counter()
-            attack = get_attack(cell["attack"], plan.options)
-            if proxy is not None:
-                x_adv = craft_cached(
-                    proxy.model,
-                    attack,
-                    split.x_test,
-                    split.y_test,
-                    out_dir / "transfer" / f"{proxy.config.run_name}-{attack.name}"
-                    f"-r{cell['repeat']}-{attack.config_hash}.pt",
-                    batch_size,
-                    identity=f"{proxy.config.hash}|{cell['repeat']}",
-                )
-                flags = adversarial_flags(
-                    target.model, split.x_test, x_adv, split.y_test, batch_size
-                )
-            else:
-                idx = None if mask is None else mask.nonzero().squeeze(1)
-                x, y = (
-                    (split.x_test, split.y_test)
-                    if idx is None
-                    else (split.x_test[idx], split.y_test[idx])
-                )
-                sub = (
-                    robust_flags(target.model, attack, x, y, batch_size, seed=_cell_seed(cell))
-                    if len(y)
-                    else torch.zeros(0, dtype=torch.bool)
-                )
-                flags = (
-                    sub
-                    if idx is None
-                    else torch.zeros(len(mask), dtype=torch.bool).index_fill_(0, idx[sub], True)
-                )
-            acc = flags.float().mean().item()
-            results.add({**cell, "n": len(flags), "accuracy": acc}, flags)
+            flags = _cell_flags(plan, cell, mask, models, data, out_dir, batch_size)
+            results.add({**cell, "n": len(flags), "accuracy": flags.float().mean().item()}, flags)
             merge_json(
                 timings_path, {"|".join(cell_key(cell)): time.perf_counter() - t0}, numbers_only
             )
             bar.update(1)
     result = render(plan, results, out_dir, suffix, cells=resolve_cells(plan, data, results))
-    result.trained, result.reused = trained, reused
+    result.trained, result.reused = models.trained, models.reused
     return result
 
 
@@ -574,37 +292,6 @@ def _write_manifest(plan: BenchPlan, out_dir: Path, device: str) -> None:
         known[atk.config_hash] = json_safe({"name": atk.name, **atk.config()})
     merge_json(out_dir / "attacks.json", known)
     write_json(out_dir / "environment.json", json_safe(environment(resolve_device(device))))
-
-
-def worst_case_rows(results: ResultsFile, cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One ``worst-case epsK`` result row per model and ε: the fraction of points that
-    survive every attack evaluated at that ε (white-box, black-box, cascade, every repeat),
-    computed exactly from the per-point flags — never a minimum of percentages. A model
-    with a cell at that ε still missing gets no row.
-    """
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for c in cells:
-        k = Row(c["mode"], c["attack"]).k
-        if k is not None:
-            groups.setdefault((c["config_hash"], k), []).append(c)
-    out = []
-    for (_, k), group in groups.items():
-        mask = _joint_flags(results, group)
-        if mask is not None:
-            first = group[0]
-            out.append(
-                {
-                    "mode": WORST,
-                    "attack": worst_row(k).attack,
-                    "defense": first["defense"],
-                    "seed": first["seed"],
-                    "repeat": 0,
-                    "n": len(mask),
-                    "accuracy": mask.float().mean().item(),
-                    "attacks": len({(c["mode"], c["attack"]) for c in group}),
-                }
-            )
-    return out
 
 
 def render(
@@ -668,7 +355,7 @@ def merge_shards(
         raise InvalidValueError(
             f"--merge: no results-shard*.csv or results.csv in {out_dir}; run the shards first"
         )
-    data = _Data(data_dir, download)
+    data = EvalData(data_dir, download)
     merged = ResultsFile(out_dir / "results.csv", [slot_key(c) for c in bind_points(plan, data)])
     for path in shard_files:
         shard = ResultsFile(path)

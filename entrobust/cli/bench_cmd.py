@@ -8,16 +8,8 @@ from pathlib import Path
 
 from entrobust.bench.claims import report_claims
 from entrobust.bench.grid import rows_from_names
-from entrobust.bench.runner import (
-    BenchPlan,
-    BenchResult,
-    Shard,
-    merge_shards,
-    plan_bench,
-    plan_models,
-    run_bench,
-    train_models,
-)
+from entrobust.bench.plan import BenchPlan, Shard, plan_bench, plan_models
+from entrobust.bench.runner import BenchResult, merge_shards, run_bench, train_models
 from entrobust.cli.argtypes import dir_arg, name_list, seed_list
 from entrobust.cli.options import (
     add_attack_options,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from entrobust.bench.claims import report_claims
 from entrobust.bench.estimate import THROUGHPUT, estimate, estimate_lines
+from entrobust.bench.plan import plan_bench
 from entrobust.bench.reproduce import (
     ANALYSIS_TABLES,
     analysis_configs,
@@ -16,7 +17,6 @@ from entrobust.bench.reproduce import (
     table5_markdown,
     table_spec,
 )
-from entrobust.bench.runner import plan_bench
 from entrobust.cli.analyze_cmd import print_result
 from entrobust.cli.argtypes import dir_arg, seed_list
 from entrobust.cli.bench_cmd import add_job_options, check_job_options, run_plan
