@@ -10,7 +10,6 @@ Example:
 
 from entrobust.defenses import Defense, DefenseParams, TrainingAdversary, list_defenses
 from entrobust.errors import EntrobustError
-from entrobust.evaluator import evaluate
 from entrobust.losses import (
     ADPLoss,
     EntMLoss,
@@ -23,6 +22,7 @@ from entrobust.losses import (
     trades_kl_loss,
 )
 from entrobust.training.runner import TrainedRun, load_run
+from entrobust.worst_case import evaluate
 
 __version__ = "0.1.0"
 

@@ -42,7 +42,9 @@ from entrobust.attacks.base import Attack
 from entrobust.attacks.registry import AttackOptions, get_attack
 from entrobust.attacks.threat import check_linf_eps
 from entrobust.attacks.torchattacks_adapter import as_attack
+from entrobust.device import resolve_device
 from entrobust.errors import InvalidValueError
+from entrobust.evaluation import robust_flags
 
 #: The paper's strong set at ε = k/255: run on every point ...
 STRONG = ("pgd40-{k}", "cw40-{k}")
@@ -211,9 +213,6 @@ def evaluate(
         [['clean', nan, 16], ['pgd10-4', 4.0, 16], ['worst-case', 4.0, 16]]
     """
     import pandas as pd
-
-    from entrobust.device import resolve_device
-    from entrobust.evaluation import robust_flags
 
     if batch_size < 1:
         raise InvalidValueError(f"batch_size must be ≥ 1, got {batch_size}")
