@@ -79,7 +79,7 @@ def test_no_import_circle():
             if t == "entrobust":
                 continue  # the package's __init__ re-exports; nothing below imports it
             if state.get(t) == 1:
-                return stack[stack.index(t) :] + [t]
+                return [*stack[stack.index(t) :], t]
             if t not in state and (found := visit(t)):
                 return found
         state[m] = 2
