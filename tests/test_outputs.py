@@ -88,3 +88,29 @@ def test_latex_is_booktabs_with_caption_and_markup():
     assert r"pat\_x" in tex  # escaped header
     body = "\n".join(lines[lines.index(r"\toprule") :])
     assert r"\textbf{" in body and r"\textit{" not in body  # black-box higher: no italics
+
+
+def test_a_defense_that_did_not_learn_is_never_crowned_nor_bold():
+    """At twice the training ε a model stuck at one prediction keeps ~1/K under every attack
+    and would beat trained models; the table names it instead of ranking it."""
+    from entrobust.bench.table import to_markdown
+
+    rows = [Row(WHITE, "clean"), Row(WHITE, "pgd40-16"), worst_row(16)]
+    acc = {"pat": (0.95, 0.04, 0.03), "mart": (0.103, 0.103, 0.103)}
+    results = [
+        dict(mode=r.mode, attack=r.attack, defense=d, accuracy=str(a[i]), seed=0)
+        for d, a in acc.items()
+        for i, r in enumerate(rows)
+    ]
+    table = build_table(results, rows, ["pat", "mart"], num_classes=10)
+    table.headline_k = 16
+    assert list(table.not_learned) == ["mart"] and abs(table.not_learned["mart"] - 10.3) < 1e-9
+    assert table.headline() == (
+        "Most robust under the worst case at ε = 16/255: pat (3.00%); "
+        "not ranked, did not learn: mart."
+    )
+    assert not any(table.cell(r, "mart").bold for r in rows)
+    assert table.cell(worst_row(16), "pat").bold is False  # 3% is below chance
+    md = to_markdown(table)
+    assert "**Did not learn (clean accuracy near chance): mart 10.30%." in md
+    assert "Did not learn" in to_latex(table)

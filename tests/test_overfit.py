@@ -12,7 +12,12 @@ from torch import nn
 
 from entrobust.checkpoint import load_checkpoint
 from entrobust.training import make_config, train
-from entrobust.training.overfit import CatastrophicOverfittingWarning, OverfitMonitor
+from entrobust.training.overfit import (
+    CatastrophicOverfittingWarning,
+    NotLearnedWarning,
+    OverfitMonitor,
+    near_chance,
+)
 
 SMALL = dict(epochs=3, milestones=(2,), train_size=120, test_size=60, batch_size=32)
 
@@ -94,3 +99,19 @@ def test_monitor_changes_no_weight_and_resume_is_bit_identical(runs_dir, tmp_pat
     assert "pgd_accuracy" not in unmonitored.metrics["history"][0]
     for k, v in full.model.state_dict().items():
         assert torch.equal(v, unmonitored.model.state_dict()[k]), k
+
+
+def test_a_run_that_did_not_learn_warns_and_a_learning_one_does_not(runs_dir):
+    """Clean accuracy near chance at the end of training: one NotLearnedWarning naming the run
+    (here a learning rate too small to move the weights); a normal run: no warning."""
+    stuck = make_config("digits", "normal", profile="ci", **{**SMALL, "epochs": 1, "lr": 1e-9})
+    with pytest.warns(
+        NotLearnedWarning, match="digits/normal seed 0: clean accuracy .* near chance"
+    ):
+        run = train(stuck, runs_dir=runs_dir, progress=False, device="cpu")
+    assert near_chance(run.metrics["clean_accuracy"], 10)
+    learns = make_config("digits", "normal", profile="ci", train_size=600, test_size=120)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotLearnedWarning)
+        run = train(learns, runs_dir=runs_dir, progress=False, device="cpu")
+    assert not near_chance(run.metrics["clean_accuracy"], 10)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from entrobust.bench.grid import BLACK, WHITE, WORST, Row, worst_row
+from entrobust.training.overfit import CHANCE_FACTOR
 
 #: A cell more than this many points above the worst case at its ε is marked with the gap.
 GAP_POINTS = 2.0
@@ -60,6 +61,9 @@ class Table:
     defenses: list[str]
     cells: dict[tuple[Row, str], Cell] = field(default_factory=dict)
     headline_k: int | None = None
+    #: Defenses with a model whose clean accuracy is near chance (their lowest clean %):
+    #: they did not learn, so they are never bold nor ranked in the headline.
+    not_learned: dict[str, float] = field(default_factory=dict)
 
     def cell(self, row: Row, defense: str) -> Cell | None:
         return self.cells.get((row, defense))
@@ -79,15 +83,41 @@ class Table:
             return None
         row = worst_row(self.headline_k)
         ranked = sorted(
-            ((c.mean, d) for d in self.defenses if (c := self.cell(row, d)) is not None),
+            (
+                (c.mean, d)
+                for d in self.defenses
+                if d not in self.not_learned and (c := self.cell(row, d)) is not None
+            ),
             reverse=True,
         )
         if not ranked:
             return None
         rest = "; then " + ", ".join(f"{d} {m:.2f}%" for m, d in ranked[1:]) if ranked[1:] else ""
+        skipped = (
+            "; not ranked, did not learn: " + ", ".join(self.not_learned)
+            if self.not_learned
+            else ""
+        )
         return (
             f"Most robust under the worst case at ε = {self.headline_k}/255: "
-            f"{ranked[0][1]} ({ranked[0][0]:.2f}%{rest})."
+            f"{ranked[0][1]} ({ranked[0][0]:.2f}%{rest}){skipped}."
+        )
+
+    def not_learned_note(self) -> str | None:
+        """One sentence naming the defenses that did not learn, or None.
+
+        Example:
+            >>> t = Table("", [Row(WHITE, "clean")], ["pat", "mart"], not_learned={"mart": 10.3})
+            >>> t.not_learned_note().split(":")[0]
+            'Did not learn (clean accuracy near chance)'
+        """
+        if not self.not_learned:
+            return None
+        which = ", ".join(f"{d} {v:.2f}%" for d, v in self.not_learned.items())
+        return (
+            f"Did not learn (clean accuracy near chance): {which}. A model stuck at one "
+            "prediction keeps that accuracy under every attack, so its numbers measure no "
+            "defense: train it longer or with a lower learning rate or ε."
         )
 
 
@@ -120,8 +150,17 @@ def build_table(
         if key[0] in table.rows and key[1] in table.defenses:
             table.cells[key] = Cell(vals, models=len(models[key]), repeats=len(repeats[key]))
     chance = 100.0 / num_classes
+    clean = Row(WHITE, "clean")
+    for d in defenses:
+        c = table.cell(clean, d)
+        if c is not None and min(c.values) < CHANCE_FACTOR * chance:
+            table.not_learned[d] = min(c.values)
     for row in table.rows:
-        present = [c for d in defenses if (c := table.cell(row, d)) is not None]
+        present = [
+            c
+            for d in defenses
+            if d not in table.not_learned and (c := table.cell(row, d)) is not None
+        ]
         if present:
             best = max(c.mean for c in present)
             for c in present:
@@ -162,6 +201,9 @@ def to_markdown(table: Table) -> str:
     headline = table.headline()
     if headline:
         out += [f"**{headline}**", ""]
+    note = table.not_learned_note()
+    if note:
+        out += [f"**{note}**", ""]
     out.append(
         f"Accuracy (%), {averaging(table)}. **Bold**: best of the row (above chance). "
         "*Italics*: white-box accuracy higher than black-box for the same attack."
@@ -218,6 +260,9 @@ def latex_caption(table: Table) -> str:
     headline = table.headline()
     if headline:
         parts.append(_tex_text(headline.rstrip(".")))
+    note = table.not_learned_note()
+    if note:
+        parts.append(_tex_text(note.rstrip(".")))
     return ". ".join(parts) + "."
 
 

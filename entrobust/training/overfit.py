@@ -18,6 +18,11 @@ after every epoch of a ``fast*`` defense, which
   collapsed: more than 20 points below the best epoch so far, or below half of that best once
   the best has reached 10 % (:func:`is_collapse`; the reference stops when the drop from the
   previous epoch exceeds 20 points).
+
+For every run, :func:`near_chance` tells a model that did not learn at all (clean accuracy
+near 1/classes: adversarial training stalled at the uniform prediction); the runner warns
+(:class:`NotLearnedWarning`) and the bench's table marks such defenses and keeps them out of
+the headline.
 """
 
 from __future__ import annotations
@@ -46,6 +51,28 @@ MAX_DROP = 0.20
 #: ... or falling below this fraction of the best, once the best is at least ``MIN_BEST``.
 MIN_RATIO = 0.5
 MIN_BEST = 0.10
+
+
+#: A model whose clean accuracy stays below this multiple of chance (1/classes) did not learn.
+CHANCE_FACTOR = 1.5
+
+
+def near_chance(accuracy: float, num_classes: int) -> bool:
+    """Whether a clean accuracy (a fraction) is too close to random guessing for the model to
+    have learned anything (below :data:`CHANCE_FACTOR` × 1/classes): adversarial training that
+    stalled at the uniform prediction, a diverged learning rate. Such a model keeps its ~1/K
+    "robust accuracy" under every attack (a constant prediction cannot be flipped), so its
+    numbers measure no defense.
+
+    Example:
+        >>> near_chance(0.103, 10), near_chance(0.60, 10), near_chance(0.012, 100)
+        (True, False, True)
+    """
+    return accuracy < CHANCE_FACTOR / num_classes
+
+
+class NotLearnedWarning(UserWarning):
+    """A training run ended with clean accuracy near chance (:func:`near_chance`)."""
 
 
 class CatastrophicOverfittingWarning(UserWarning):

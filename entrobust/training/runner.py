@@ -21,6 +21,7 @@ import contextlib
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from entrobust.tensors import as_float_images
 from entrobust.training import distributed
 from entrobust.training.build import build_model
 from entrobust.training.config import TrainConfig
-from entrobust.training.overfit import OverfitMonitor
+from entrobust.training.overfit import NotLearnedWarning, OverfitMonitor, near_chance
 from entrobust.training.rundir import (
     TrainedRun,
     check_run_data,
@@ -391,6 +392,16 @@ def _finish(t: _Training, data_dir: str | Path) -> TrainedRun:
     }
     write_json(t.run_dir / "metrics.json", metrics)
     checkpoint_path(t.run_dir).unlink(missing_ok=True)
+    if near_chance(metrics["clean_accuracy"], data.spec.num_classes):
+        c = t.config
+        warnings.warn(
+            f"{c.dataset}/{c.defense} seed {c.seed}: clean accuracy "
+            f"{metrics['clean_accuracy']:.2%} is near chance ({1 / data.spec.num_classes:.0%}): "
+            "the model did not learn (train longer, lower --lr or --at-eps); its robust "
+            "accuracies measure no defense",
+            NotLearnedWarning,
+            stacklevel=2,
+        )
     t.ctx.barrier()
     return TrainedRun(t.run_dir, t.config, t.model, metrics, spec=data.spec)
 
