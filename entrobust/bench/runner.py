@@ -152,24 +152,14 @@ def _cell_flags(
             identity=f"{proxy.config.hash}|{cell['repeat']}",
         )
         return adversarial_flags(target.model, split.x_test, x_adv, split.y_test, batch_size)
-    if mask is None:
-        return robust_flags(
-            target.model, attack, split.x_test, split.y_test, batch_size, seed=cell_seed(cell)
-        )
-    idx = mask.nonzero().squeeze(1)
-    sub = (
-        robust_flags(
-            target.model,
-            attack,
-            split.x_test[idx],
-            split.y_test[idx],
-            batch_size,
-            seed=cell_seed(cell),
-        )
-        if len(idx)
-        else torch.zeros(0, dtype=torch.bool)
-    )
-    return torch.zeros(len(mask), dtype=torch.bool).index_fill_(0, idx[sub], True)
+    x, y = split.x_test, split.y_test
+    idx = None if mask is None else mask.nonzero().squeeze(1)
+    if idx is not None:
+        x, y = x[idx], y[idx]
+    flags = robust_flags(target.model, attack, x, y, batch_size, seed=cell_seed(cell))
+    if idx is None:
+        return flags
+    return torch.zeros(len(mask), dtype=torch.bool).index_fill_(0, idx[flags], True)
 
 
 def run_bench(
