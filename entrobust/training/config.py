@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from entrobust.data import get_dataset_spec
@@ -38,9 +38,11 @@ class Override:
     choices: tuple[str, ...] = ()
 
 
-def _cli(parser: str = "", help: str = "", choices: tuple[str, ...] = ()) -> Any:
-    """A dataclass field overridable from the command line (no default: the metadata only)."""
-    return field(metadata={"override": Override(parser, help, choices)})
+def _cli(
+    parser: str = "", help: str = "", choices: tuple[str, ...] = (), default: Any = MISSING
+) -> Any:
+    """A dataclass field overridable from the command line (no default unless given)."""
+    return field(default=default, metadata={"override": Override(parser, help, choices)})
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,7 @@ class TrainConfig:
     test_size: int | None = _cli("positive_int", "stratified test subset")
     data_seed: int = _cli("seed", "seed of the subsets")
     augment: bool
-    precision: str = field(
-        default="fp32",
-        metadata={
-            "override": Override(help="bf16 autocast for training", choices=("fp32", "bf16"))
-        },
-    )
+    precision: str = _cli(help="bf16 autocast for training", choices=PRECISIONS, default="fp32")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
